@@ -1,0 +1,177 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+)
+
+// ReservedFields are the record fields enrich.fields may not redefine.
+var ReservedFields = []string{"original_event", "filter_reason", "processed_at", "source_region", "trace_id"}
+
+var ruleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$`)
+
+// Validate checks every value; the error names each bad key and wraps ErrInvalid.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "want host:port, got %q", c.Listen)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen", "want host:port, got %q", c.MetricsListen)
+		}
+	}
+	if !strings.HasPrefix(c.HTTP.Path, "/") {
+		bad("http.path", "must start with /, got %q", c.HTTP.Path)
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		bad("http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)
+	}
+	if c.HTTP.RequestTimeout <= 0 {
+		bad("http.request_timeout", "must be positive, got %s", c.HTTP.RequestTimeout)
+	}
+	if c.HTTP.MaxInFlight <= 0 {
+		bad("http.max_in_flight", "must be positive, got %d", c.HTTP.MaxInFlight)
+	}
+	if k := c.HTTP.Auth.APIKey; k != nil {
+		if k.Header == "" {
+			bad("http.auth.api_key.header", "must name a header")
+		}
+		if len(k.Values) == 0 {
+			bad("http.auth.api_key.values", "must list at least one key")
+		}
+		for i, v := range k.Values {
+			if v == "" {
+				bad(fmt.Sprintf("http.auth.api_key.values[%d]", i), "is empty")
+			}
+		}
+	}
+	if b := c.HTTP.Auth.Basic; b != nil && (b.Username == "" || b.Password == "") {
+		bad("http.auth.basic", "needs both username and password")
+	}
+
+	if c.SQS.QueueURL != "" {
+		if c.SQS.Workers <= 0 {
+			bad("sqs.workers", "must be positive, got %d", c.SQS.Workers)
+		}
+		if c.SQS.WaitTime < 0 || c.SQS.WaitTime.Seconds() > 20 {
+			bad("sqs.wait_time", "must be between 0s and 20s, got %s", c.SQS.WaitTime)
+		}
+		if c.SQS.HandleTimeout <= 0 {
+			bad("sqs.handle_timeout", "must be positive, got %s", c.SQS.HandleTimeout)
+		}
+	}
+
+	if len(c.Filter.Sources) == 0 {
+		bad("filter.sources", "must list at least one allowed source (e.g. genesys.cloud or aws.partner/genesys.com/*)")
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Filter.Rules {
+		key := fmt.Sprintf("filter.rules[%d]", i)
+		switch {
+		case !ruleName.MatchString(r.Name):
+			bad(key+".name", "want a name of letters, digits and _.:- (it becomes the drop reason), got %q", r.Name)
+		case seen[r.Name]:
+			bad(key+".name", "duplicate rule name %q", r.Name)
+		}
+		seen[r.Name] = true
+		if (r.Require == "") == (r.DropIf == "") {
+			bad(key, "rule %q needs exactly one of require or drop_if", r.Name)
+		}
+	}
+	if c.Filter.PassReason == "" {
+		bad("filter.pass_reason", "must not be empty")
+	}
+
+	if strings.TrimSpace(c.PartitionKey.Expr) == "" {
+		bad("partition_key.expr", "must not be empty")
+	}
+	if c.PartitionKey.Hash != "fnv64a" && c.PartitionKey.Hash != "none" {
+		bad("partition_key.hash", "want fnv64a or none, got %q", c.PartitionKey.Hash)
+	}
+	for name, expr := range c.Enrich.Fields {
+		for _, r := range ReservedFields {
+			if name == r {
+				bad("enrich.fields."+name, "collides with the built-in record field %q", r)
+			}
+		}
+		if name == "" {
+			bad("enrich.fields", "a field name is empty")
+		}
+		if strings.TrimSpace(expr) == "" {
+			bad("enrich.fields."+name, "expression is empty")
+		}
+	}
+
+	switch c.Sink {
+	case "kinesis":
+		if c.Kinesis.Stream == "" {
+			bad("kinesis.stream", "must name the stream (or set KINESIS_STREAM_NAME)")
+		}
+	case "stdout":
+	default:
+		bad("sink", "want kinesis or stdout, got %q", c.Sink)
+	}
+	k := c.Kinesis
+	if k.MaxBatchRecords < 1 || k.MaxBatchRecords > 500 {
+		bad("kinesis.max_batch_records", "must be 1..500 (the PutRecords limit), got %d", k.MaxBatchRecords)
+	}
+	if k.MaxBatchBytes < 1 || k.MaxBatchBytes > 10<<20 {
+		bad("kinesis.max_batch_bytes", "must be 1..10485760, got %d", k.MaxBatchBytes)
+	}
+	if k.MaxRecordBytes < 1 || k.MaxRecordBytes > 10<<20 {
+		bad("kinesis.max_record_bytes", "must be 1..10485760, got %d", k.MaxRecordBytes)
+	}
+	if k.MaxRecordBytes > k.MaxBatchBytes {
+		bad("kinesis.max_record_bytes", "must not exceed kinesis.max_batch_bytes (%d)", k.MaxBatchBytes)
+	}
+	if k.Linger < 0 {
+		bad("kinesis.linger", "must not be negative, got %s", k.Linger)
+	}
+	if k.MaxInFlight < 1 {
+		bad("kinesis.max_in_flight", "must be positive, got %d", k.MaxInFlight)
+	}
+	if k.QueueSize < 1 {
+		bad("kinesis.queue_size", "must be positive, got %d", k.QueueSize)
+	}
+	if k.CallTimeout <= 0 {
+		bad("kinesis.call_timeout", "must be positive, got %s", k.CallTimeout)
+	}
+	if k.RetryBase <= 0 || k.RetryMax < k.RetryBase {
+		bad("kinesis.retry_base", "want 0 < retry_base <= retry_max, got %s and %s", k.RetryBase, k.RetryMax)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown_timeout", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+
+	for i, tc := range c.Tests {
+		key := fmt.Sprintf("tests[%d]", i)
+		if tc.Name == "" {
+			bad(key+".name", "must not be empty")
+		}
+		if (tc.EventFile == "") == (tc.Event == nil) {
+			bad(key, "test %q needs exactly one of event_file or event", tc.Name)
+		}
+		switch tc.Expect.Decision {
+		case "forward", "drop", "reject":
+		default:
+			bad(key+".expect.decision", "want forward, drop or reject, got %q", tc.Expect.Decision)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+}

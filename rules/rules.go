@@ -1,0 +1,212 @@
+// Package rules compiles the relay's CEL expressions — filter rules, the partition
+// key, the optional explicit hash key and enrichment fields — once at load, and
+// evaluates them per event.
+//
+// Expressions see two variables: event (the whole EventBridge envelope as a map) and
+// detail (event.detail). Optional syntax (a.?b.orValue(x)) and the cel-go string and
+// math extensions are enabled; double("85") converts the numeric strings Genesys uses
+// for participant attributes.
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/genesys-relay/genesys-relay/config"
+)
+
+// Vars is what one event's expressions are evaluated against.
+type Vars struct {
+	// Event is the envelope decoded as map[string]any (JSON numbers as float64).
+	Event map[string]any
+	// Detail is Event["detail"].
+	Detail any
+}
+
+// ResolveName implements interpreter.Activation without allocating a map per event.
+func (v *Vars) ResolveName(name string) (any, bool) {
+	switch name {
+	case "event":
+		return v.Event, true
+	case "detail":
+		return v.Detail, true
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation.
+func (v *Vars) Parent() interpreter.Activation { return nil }
+
+var _ interpreter.Activation = (*Vars)(nil)
+
+// Rule is one compiled filter rule.
+type Rule struct {
+	Name string
+	// DropIf is true for drop_if rules (the event is dropped when the expression is
+	// true) and false for require rules (dropped when false).
+	DropIf bool
+	prg    cel.Program
+}
+
+// Field is one compiled enrichment field.
+type Field struct {
+	Name string
+	prg  cel.Program
+}
+
+// Set is a compiled configuration. It is immutable and safe for concurrent use.
+type Set struct {
+	Sources    *Sources
+	Rules      []Rule
+	PassReason string
+	// Fields are sorted by name so records are byte-for-byte reproducible.
+	Fields []Field
+	key    cel.Program
+	ehk    cel.Program
+	// HashKey is the partition_key.hash setting.
+	HashKey string
+}
+
+// NewEnv returns the CEL environment every expression is compiled in.
+func NewEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("detail", cel.DynType),
+		cel.OptionalTypes(),
+		cel.CrossTypeNumericComparisons(true),
+		ext.Strings(),
+		ext.Math(),
+	)
+}
+
+// Compile compiles and type-checks every expression of c. The error names the
+// config key, the rule and the position of the problem.
+func Compile(c *config.Config) (*Set, error) {
+	env, err := NewEnv()
+	if err != nil {
+		return nil, fmt.Errorf("cel environment: %w", err)
+	}
+	s := &Set{PassReason: c.Filter.PassReason, HashKey: c.PartitionKey.Hash}
+	if s.Sources, err = NewSources(c.Filter.Sources); err != nil {
+		return nil, fmt.Errorf("filter.sources: %w", err)
+	}
+	var errs []error
+	for i, r := range c.Filter.Rules {
+		expr, dropIf := r.Require, false
+		if r.DropIf != "" {
+			expr, dropIf = r.DropIf, true
+		}
+		prg, err := compile(env, expr, cel.BoolType)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("filter.rules[%d] %q: %w", i, r.Name, err))
+			continue
+		}
+		s.Rules = append(s.Rules, Rule{Name: r.Name, DropIf: dropIf, prg: prg})
+	}
+	if s.key, err = compile(env, c.PartitionKey.Expr, cel.StringType); err != nil {
+		errs = append(errs, fmt.Errorf("partition_key.expr: %w", err))
+	}
+	if c.PartitionKey.ExplicitHashKey != "" {
+		if s.ehk, err = compile(env, c.PartitionKey.ExplicitHashKey, cel.StringType); err != nil {
+			errs = append(errs, fmt.Errorf("partition_key.explicit_hash_key: %w", err))
+		}
+	}
+	names := make([]string, 0, len(c.Enrich.Fields))
+	for name := range c.Enrich.Fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		prg, err := compile(env, c.Enrich.Fields[name], nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("enrich.fields.%s: %w", name, err))
+			continue
+		}
+		s.Fields = append(s.Fields, Field{Name: name, prg: prg})
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", config.ErrInvalid, errors.Join(errs...))
+	}
+	return s, nil
+}
+
+// compile parses and checks expr; want, when set, is the result type it must have
+// (dyn is accepted and checked at evaluation).
+func compile(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if want != nil {
+		out := ast.OutputType()
+		if !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
+			return nil, fmt.Errorf("expression returns %s, want %s", out, want)
+		}
+	}
+	return env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+}
+
+// Filter runs the rules in order. It returns the reason (the first rule that
+// rejects the event, or PassReason) and whether the event passed. An evaluation
+// error fails closed: the event is dropped with that rule's name and err says why.
+func (s *Set) Filter(v *Vars) (reason string, pass bool, err error) {
+	for i := range s.Rules {
+		r := &s.Rules[i]
+		out, _, evalErr := r.prg.Eval(v)
+		if evalErr != nil {
+			return r.Name, false, fmt.Errorf("rule %q: %w", r.Name, evalErr)
+		}
+		b, ok := out.(types.Bool)
+		if !ok {
+			return r.Name, false, fmt.Errorf("rule %q returned %s, want bool", r.Name, out.Type().TypeName())
+		}
+		if bool(b) == r.DropIf {
+			return r.Name, false, nil
+		}
+	}
+	return s.PassReason, true, nil
+}
+
+// KeyValue evaluates the partition key expression before hashing. An empty value is
+// returned as an error so the caller falls back.
+func (s *Set) KeyValue(v *Vars) (string, error) {
+	return evalString(s.key, v)
+}
+
+// ExplicitHashKey evaluates the optional explicit hash key ("" when not configured).
+func (s *Set) ExplicitHashKey(v *Vars) (string, error) {
+	if s.ehk == nil {
+		return "", nil
+	}
+	return evalString(s.ehk, v)
+}
+
+func evalString(prg cel.Program, v *Vars) (string, error) {
+	out, _, err := prg.Eval(v)
+	if err != nil {
+		return "", err
+	}
+	switch x := out.(type) {
+	case types.String:
+		if x == "" {
+			return "", errors.New("empty value")
+		}
+		return string(x), nil
+	case types.Int, types.Uint, types.Double:
+		return fmt.Sprint(x.Value()), nil
+	}
+	return "", fmt.Errorf("value of type %s, want string", out.Type().TypeName())
+}
+
+// FieldValue evaluates enrichment field i.
+func (s *Set) FieldValue(i int, v *Vars) (ref.Val, error) {
+	out, _, err := s.Fields[i].prg.Eval(v)
+	return out, err
+}
