@@ -1,0 +1,138 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/config"
+)
+
+// sharedTestdata finds the product's sample events (../shared/testdata beside the
+// repository, or testdata copies in examples/).
+func sharedTestdata(t testing.TB, name string) string {
+	t.Helper()
+	for _, dir := range []string{"../../shared/testdata", "../testdata"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("sample file %s not found", name)
+	return ""
+}
+
+func readLines(t testing.TB, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			out = append(out, append([]byte(nil), line...))
+		}
+	}
+	return out
+}
+
+func loadExample(t testing.TB, name string) *Processor {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join("..", "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Now = func() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC) }
+	return p
+}
+
+// TestSeedExpected runs every seed sample event and compares decision, reason and
+// partition key with the seed's own results.
+func TestSeedExpected(t *testing.T) {
+	p := loadExample(t, "relay.yaml")
+	events := readLines(t, sharedTestdata(t, "seed-events.jsonl"))
+	expected := readLines(t, sharedTestdata(t, "seed-expected.jsonl"))
+	if len(events) != len(expected) || len(events) == 0 {
+		t.Fatalf("%d events, %d expectations", len(events), len(expected))
+	}
+	counts := map[string]int{}
+	for i, raw := range events {
+		var want struct {
+			ID, Decision string
+			Reason       *string
+			PartitionKey *string `json:"partition_key"`
+		}
+		if err := json.Unmarshal(expected[i], &want); err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.Evaluate(raw)
+		got := out.Decision.String()
+		if err != nil {
+			got = "reject"
+		}
+		counts[got]++
+		if got != want.Decision {
+			t.Errorf("event %d (%s): decision %s (err %v), want %s", i, want.ID, got, err, want.Decision)
+			continue
+		}
+		if want.Reason != nil && out.Reason != *want.Reason {
+			t.Errorf("event %d (%s): reason %q, want %q", i, want.ID, out.Reason, *want.Reason)
+		}
+		if want.PartitionKey != nil && out.Record.PartitionKey != *want.PartitionKey {
+			t.Errorf("event %d (%s): partition key %q, want %q", i, want.ID, out.Record.PartitionKey, *want.PartitionKey)
+		}
+		if want.Decision == "reject" && (relay.RejectReason(err) == "" || err.Error() == "") {
+			t.Errorf("event %d: reject without a cause: %v", i, err)
+		}
+	}
+	t.Logf("decisions: %v", counts)
+	if counts["forward"] == 0 || counts["drop"] == 0 || counts["reject"] == 0 {
+		t.Errorf("sample should cover every decision, got %v", counts)
+	}
+}
+
+// TestRecordVerbatim checks original_event is the received detail byte for byte:
+// big integers, U+2028, escapes and key order survive.
+func TestRecordVerbatim(t *testing.T) {
+	p := loadExample(t, "relay.yaml")
+	detail := `{ "eventCode":"interaction.wrapup","interaction":{"type":"voice","id":"i-9",` +
+		`"customAttributes":{"customer_tier":"enterprise","z":1,"a":12345678901234567890123,"f":1.50e3,` +
+		`"note":"line` + "\u2028" + `sep \u00e9 <&>"},"routing":{"queue":{"id":"q1","name":"Sales"}}} }`
+	raw := []byte(`{"version":"0","id":"id-1","detail-type":"x","source":"genesys.cloud","region":"eu-west-1","detail":` + detail + `}`)
+	out, err := p.Evaluate(raw)
+	if err != nil || out.Decision != relay.Forward {
+		t.Fatalf("decision %v err %v", out.Decision, err)
+	}
+	want := `{"original_event":` + detail + `,"filter_reason":"passed_all_filters","processed_at":"2026-11-27T12:00:00.123456789Z","source_region":"eu-west-1","trace_id":"id-1"}`
+	if string(out.Record.Data) != want {
+		t.Fatalf("record\n got %s\nwant %s", out.Record.Data, want)
+	}
+	if !json.Valid(out.Record.Data) {
+		t.Fatal("record is not valid JSON")
+	}
+	if out.Record.PartitionKey != fnv64a("q1") {
+		t.Fatalf("key %s", out.Record.PartitionKey)
+	}
+}
+
+func TestFNV64aVectors(t *testing.T) {
+	// FNV-1a 64 reference values: offset basis for "", and the published vector for "a".
+	for in, want := range map[string]string{"": "cbf29ce484222325", "a": "af63dc4c8601ec8c", "foobar": "85944171f73967e8"} {
+		if got := fnv64a(in); got != want {
+			t.Errorf("fnv64a(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
