@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"cel.dev/cel-go/common/types/ref"
+
+	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -18,13 +19,13 @@ func appendRecord(b, original []byte, reason string, at time.Time, region, trace
 	b = append(b, `{"original_event":`...)
 	b = append(b, original...)
 	b = append(b, `,"filter_reason":`...)
-	b = appendString(b, reason)
+	b = jsonx.AppendString(b, reason)
 	b = append(b, `,"processed_at":"`...)
 	b = at.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","source_region":`...)
-	b = appendString(b, region)
+	b = jsonx.AppendString(b, region)
 	b = append(b, `,"trace_id":`...)
-	b = appendString(b, traceID)
+	b = jsonx.AppendString(b, traceID)
 	return b
 }
 
@@ -32,7 +33,7 @@ func appendRecord(b, original []byte, reason string, at time.Time, region, trace
 // is written as null.
 func appendField(b []byte, name string, v ref.Val) []byte {
 	b = append(b, ',')
-	b = appendString(b, name)
+	b = jsonx.AppendString(b, name)
 	b = append(b, ':')
 	return appendValue(b, v)
 }
@@ -43,7 +44,7 @@ func appendValue(b []byte, v ref.Val) []byte {
 	}
 	switch x := v.Value().(type) {
 	case string:
-		return appendString(b, x)
+		return jsonx.AppendString(b, x)
 	case bool:
 		return strconv.AppendBool(b, x)
 	case int64:
@@ -60,56 +61,4 @@ func appendValue(b []byte, v ref.Val) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, out...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD; U+2028 and
-// U+2029 are escaped so the record is also valid JavaScript.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

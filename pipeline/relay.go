@@ -50,8 +50,8 @@ func (r *Relay) Input(name string) relay.Handler {
 }
 
 type input struct {
-	r                                        *Relay
-	name                                     string
+	r                                         *Relay
+	name                                      string
 	received, forwarded, retryable, permanent prometheus.Counter
 }
 

@@ -1,0 +1,192 @@
+// Package httpin is the EventBridge API-destination input: one event per POST,
+// answered with the status EventBridge needs to do the right thing. EventBridge
+// retries 401, 407, 409, 429 and 5xx and sends other 4xx to the rule's dead-letter
+// queue, and gives up on a request after 5 s; so an event is answered 200 only after
+// Kinesis accepted its record (or a rule dropped it), input that can never succeed
+// gets 4xx, and everything worth retrying gets 429 or 503 before 5 s.
+package httpin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/jsonx"
+)
+
+// Options configures the handler.
+type Options struct {
+	// MaxBodyBytes is the largest accepted body; larger gets 413.
+	MaxBodyBytes int64
+	// RequestTimeout bounds the wait for Kinesis; keep it below EventBridge's 5 s so
+	// the caller hears 503 instead of timing out.
+	RequestTimeout time.Duration
+	// MaxInFlight bounds concurrent requests; beyond it the answer is 429.
+	MaxInFlight int
+	// Auth checks credentials; nil accepts every request.
+	Auth *Auth
+	// Registerer receives the handler's metrics; may be nil.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Handler serves the ingest path.
+type Handler struct {
+	h    relay.Handler
+	opts Options
+	sem  chan struct{}
+	bufs sync.Pool
+	log  *slog.Logger
+	reqs *prometheus.CounterVec
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns the ingest handler in front of h.
+func New(h relay.Handler, opts Options) *Handler {
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 1
+	}
+	l := opts.Logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	hd := &Handler{h: h, opts: opts, sem: make(chan struct{}, opts.MaxInFlight), log: l,
+		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Subsystem: "http",
+			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
+	}
+	hd.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+	for _, c := range []int{200, 400, 401, 404, 405, 408, 413, 429, 503} {
+		hd.reqs.WithLabelValues(strconv.Itoa(c))
+	}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(hd.reqs)
+	}
+	return hd
+}
+
+// ServeHTTP implements http.Handler.
+func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		hd.fail(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; POST one EventBridge event")
+		return
+	}
+	if hd.opts.Auth != nil && !hd.opts.Auth.Check(r) {
+		if hd.opts.Auth.Basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="genesys-relay"`)
+		}
+		hd.fail(w, http.StatusUnauthorized, "missing or wrong credentials")
+		return
+	}
+	if r.ContentLength > hd.opts.MaxBodyBytes {
+		hd.fail(w, http.StatusRequestEntityTooLarge, "body of "+strconv.FormatInt(r.ContentLength, 10)+
+			" bytes exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
+		return
+	}
+	select {
+	case hd.sem <- struct{}{}:
+		defer func() { <-hd.sem }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		hd.fail(w, http.StatusTooManyRequests, "too many requests in flight; retry later")
+		return
+	}
+
+	bp := hd.bufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 1<<20 {
+			hd.bufs.Put(bp)
+		}
+	}()
+	body, err := readBody((*bp)[:0], http.MaxBytesReader(w, r.Body, hd.opts.MaxBodyBytes))
+	*bp = body
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			hd.fail(w, http.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
+			return
+		}
+		hd.fail(w, http.StatusRequestTimeout, "could not read the request body: "+err.Error())
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), hd.opts.RequestTimeout)
+	defer cancel()
+	res, err := hd.h.Handle(ctx, body)
+	if err != nil {
+		hd.failEvent(w, err)
+		return
+	}
+	b := (*bp)[:0] // the body is no longer needed: reuse its buffer for the answer
+	if res.Decision == relay.Forward {
+		b = append(b, `{"status":"forwarded","partition_key":`...)
+		b = jsonx.AppendString(b, res.Record.PartitionKey)
+	} else {
+		b = append(b, `{"status":"dropped","reason":`...)
+		b = jsonx.AppendString(b, res.Reason)
+	}
+	b = append(b, "}\n"...)
+	*bp = b
+	hd.write(w, http.StatusOK, b)
+}
+
+// failEvent maps a Handle error to its status: the one place the HTTP contract is
+// decided for events.
+func (hd *Handler) failEvent(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, relay.ErrInvalid), errors.Is(err, relay.ErrPermanent):
+		hd.fail(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, relay.ErrOverloaded):
+		w.Header().Set("Retry-After", "1")
+		hd.fail(w, http.StatusTooManyRequests, "relay overloaded; retry later")
+	default:
+		hd.log.Warn("event not accepted by the sink in time", "err", err)
+		w.Header().Set("Retry-After", "1")
+		hd.fail(w, http.StatusServiceUnavailable, "not written to Kinesis in time; retry later")
+	}
+}
+
+func (hd *Handler) fail(w http.ResponseWriter, code int, msg string) {
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	hd.write(w, code, append(b, '\n'))
+}
+
+func (hd *Handler) write(w http.ResponseWriter, code int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+	hd.reqs.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
+var jsonContentType = []string{"application/json"}
+
+// readBody appends all of r to b.
+func readBody(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
