@@ -1,0 +1,389 @@
+package sqsin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/prometheus/client_golang/prometheus"
+
+	relay "github.com/genesys-relay/genesys-relay"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// outcomeHandler decides by body: forward, drop, retry, invalid, toolarge, panic.
+var outcomeHandler = handlerFunc(func(_ context.Context, raw []byte) (relay.Result, error) {
+	switch string(raw) {
+	case "forward":
+		return relay.Result{Decision: relay.Forward}, nil
+	case "drop":
+		return relay.Result{Decision: relay.Drop, Reason: "excluded_event_code"}, nil
+	case "retry":
+		return relay.Result{}, fmt.Errorf("kinesis: %w", relay.ErrUnavailable)
+	case "overloaded":
+		return relay.Result{}, relay.ErrOverloaded
+	case "invalid":
+		return relay.Result{}, relay.Invalid("not_envelope", "body is not an EventBridge envelope")
+	case "toolarge":
+		return relay.Result{}, fmt.Errorf("record of 2 MiB: %w", relay.ErrPermanent)
+	case "panic":
+		panic("boom")
+	}
+	return relay.Result{}, errors.New("unexpected body " + string(raw))
+})
+
+func TestOutcomes(t *testing.T) {
+	all := []string{"forward", "drop", "retry", "overloaded", "invalid", "toolarge", "panic"}
+	tests := []struct {
+		name          string
+		deleteInvalid bool
+		retryDelay    time.Duration
+		wantDeleted   []string
+		wantChanged   map[string]int32
+		wantDeleteCnt float64
+	}{
+		{
+			name:          "default keeps failures for the redrive policy",
+			wantDeleted:   []string{"drop", "forward"},
+			wantDeleteCnt: 2,
+		},
+		{
+			name:          "DeleteInvalid deletes what can never succeed",
+			deleteInvalid: true,
+			wantDeleted:   []string{"drop", "forward", "invalid", "toolarge"},
+			wantDeleteCnt: 4,
+		},
+		{
+			name:          "RetryDelay shortens the visibility of what was kept",
+			retryDelay:    1500 * time.Millisecond,
+			wantDeleted:   []string{"drop", "forward"},
+			wantChanged:   map[string]int32{"retry": 2, "overloaded": 2, "invalid": 2, "toolarge": 2, "panic": 2},
+			wantDeleteCnt: 2,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &fakeSQS{receives: [][]types.Message{messages(all...)}}
+			reg := prometheus.NewRegistry()
+			c, err := New(api, outcomeHandler, Options{
+				QueueURL: "q", Workers: 1, DeleteInvalid: tt.deleteInvalid, RetryDelay: tt.retryDelay,
+				Registerer: reg, Logger: quiet,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := runUntil(t, c, func() bool { _, _, _, d := api.snapshot(); return d > 0 }); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			deleted, changed, _, deleteCalls := api.snapshot()
+			slices.Sort(deleted)
+			if !slices.Equal(deleted, tt.wantDeleted) {
+				t.Errorf("deleted %v, want %v", deleted, tt.wantDeleted)
+			}
+			if deleteCalls != 1 {
+				t.Errorf("%d DeleteMessageBatch calls, want 1", deleteCalls)
+			}
+			if len(tt.wantChanged) > 0 || len(changed) > 0 {
+				if fmt.Sprint(changed) != fmt.Sprint(tt.wantChanged) {
+					t.Errorf("visibility changed %v, want %v", changed, tt.wantChanged)
+				}
+			}
+			for _, m := range []struct {
+				name   string
+				labels []string
+				want   float64
+			}{
+				{"genesys_relay_sqs_messages_received_total", nil, 7},
+				{"genesys_relay_sqs_messages_deleted_total", nil, tt.wantDeleteCnt},
+				{"genesys_relay_sqs_messages_failed_total", []string{"why", "retryable"}, 3},
+				{"genesys_relay_sqs_messages_failed_total", []string{"why", "permanent"}, 2},
+				{"genesys_relay_sqs_delete_failures_total", nil, 0},
+				{"genesys_relay_sqs_in_flight_messages", nil, 0},
+			} {
+				if got := metricValue(t, reg, m.name, m.labels...); got != m.want {
+					t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.want)
+				}
+			}
+		})
+	}
+}
+
+func TestReceiveRequest(t *testing.T) {
+	api := &fakeSQS{}
+	c, err := New(api, outcomeHandler, Options{QueueURL: "q", Workers: 1, WaitTime: 5 * time.Second, VisibilityTimeout: time.Minute, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runUntil(t, c, func() bool { _, _, r, _ := api.snapshot(); return r > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	in := api.lastReceive
+	if *in.QueueUrl != "q" || in.MaxNumberOfMessages != 10 || in.WaitTimeSeconds != 5 || in.VisibilityTimeout != 60 {
+		t.Errorf("receive input: url %q, max %d, wait %d, visibility %d", *in.QueueUrl, in.MaxNumberOfMessages, in.WaitTimeSeconds, in.VisibilityTimeout)
+	}
+}
+
+func TestShutdownFinishesInFlight(t *testing.T) {
+	api := &fakeSQS{receives: [][]types.Message{messages("a", "b", "c")}}
+	started := make(chan struct{}, 3)
+	release := make(chan struct{})
+	var ctxErrs atomic.Int32
+	h := handlerFunc(func(ctx context.Context, raw []byte) (relay.Result, error) {
+		started <- struct{}{}
+		<-release
+		if ctx.Err() != nil {
+			ctxErrs.Add(1)
+		}
+		return relay.Result{Decision: relay.Forward}, nil
+	})
+	c, err := New(api, h, Options{QueueURL: "q", Workers: 2, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	for range 3 {
+		<-started
+	}
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v while messages were being handled", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the in-flight messages finished")
+	}
+	if n := ctxErrs.Load(); n != 0 {
+		t.Errorf("%d handlers saw their context cancelled by the shutdown", n)
+	}
+	deleted, _, _, _ := api.snapshot()
+	slices.Sort(deleted)
+	if !slices.Equal(deleted, []string{"a", "b", "c"}) {
+		t.Errorf("deleted %v after shutdown, want a b c", deleted)
+	}
+}
+
+func TestHandleTimeout(t *testing.T) {
+	api := &fakeSQS{receives: [][]types.Message{messages("slow")}}
+	h := handlerFunc(func(ctx context.Context, _ []byte) (relay.Result, error) {
+		<-ctx.Done()
+		return relay.Result{}, fmt.Errorf("put: %w", ctx.Err())
+	})
+	reg := prometheus.NewRegistry()
+	c, err := New(api, h, Options{QueueURL: "q", Workers: 1, HandleTimeout: 50 * time.Millisecond, Registerer: reg, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runUntil(t, c, func() bool {
+		return metricValue(t, reg, "genesys_relay_sqs_messages_failed_total", "why", "retryable") == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, _, _, _ := api.snapshot(); len(deleted) != 0 {
+		t.Errorf("a message whose handling timed out was deleted: %v", deleted)
+	}
+}
+
+func TestReceiveErrorBackoffHonoursContext(t *testing.T) {
+	api := &fakeSQS{alwaysErr: errors.New("connection refused")}
+	reg := prometheus.NewRegistry()
+	c, err := New(api, outcomeHandler, Options{QueueURL: "q", Workers: 2, Registerer: reg, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := c.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// Returning promptly proves the backoff sleep ends with the context; the
+	// delays grow 100-200ms, 200-400ms, 400-800ms, so the deadline falls in a sleep.
+	if elapsed := time.Since(start); elapsed > 900*time.Millisecond {
+		t.Errorf("Run took %s to return after a 700ms deadline", elapsed)
+	}
+	_, _, calls, _ := api.snapshot()
+	// Without backoff 2 workers would make thousands of calls; with it, at most 4 each.
+	if calls < 2 || calls > 8 {
+		t.Errorf("%d receive calls in 700ms, want 2 to 8", calls)
+	}
+	if got := metricValue(t, reg, "genesys_relay_sqs_receive_errors_total"); got != float64(calls) {
+		t.Errorf("receive_errors_total = %v, want %d", got, calls)
+	}
+}
+
+func TestReceiveRecoversAfterErrors(t *testing.T) {
+	api := &fakeSQS{
+		receiveErrs: []error{errors.New("throttled"), errors.New("throttled")},
+		receives:    [][]types.Message{messages("forward")},
+	}
+	c, err := New(api, outcomeHandler, Options{QueueURL: "q", Workers: 1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runUntil(t, c, func() bool { d, _, _, _ := api.snapshot(); return len(d) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestQueueDoesNotExist(t *testing.T) {
+	api := &fakeSQS{alwaysErr: fmt.Errorf("operation error SQS: ReceiveMessage: %w", &types.QueueDoesNotExist{})}
+	c, err := New(api, outcomeHandler, Options{QueueURL: "q", Workers: 3, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = c.Run(ctx)
+	var missing *types.QueueDoesNotExist
+	if !errors.As(err, &missing) {
+		t.Fatalf("Run = %v, want a QueueDoesNotExist error", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Run waited for the context instead of returning the error")
+	}
+}
+
+func TestDeletePartialFailure(t *testing.T) {
+	api := &fakeSQS{
+		receives: [][]types.Message{messages("forward", "drop", "gone")},
+		deleteFailed: map[string]failure{
+			"drop": {senderFault: false, times: 1}, // SQS-side: retried and deleted
+			"gone": {senderFault: true, times: 9},  // e.g. receipt handle expired: not retried
+		},
+	}
+	h := handlerFunc(func(context.Context, []byte) (relay.Result, error) { return relay.Result{Decision: relay.Forward}, nil })
+	reg := prometheus.NewRegistry()
+	c, err := New(api, h, Options{QueueURL: "q", Workers: 1, Registerer: reg, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runUntil(t, c, func() bool {
+		return metricValue(t, reg, "genesys_relay_sqs_delete_failures_total") == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deleted, _, _, calls := api.snapshot()
+	slices.Sort(deleted)
+	if !slices.Equal(deleted, []string{"drop", "forward"}) || calls != 2 {
+		t.Errorf("deleted %v in %d calls, want [drop forward] in 2", deleted, calls)
+	}
+	if got := metricValue(t, reg, "genesys_relay_sqs_messages_deleted_total"); got != 2 {
+		t.Errorf("messages_deleted_total = %v, want 2", got)
+	}
+}
+
+func TestDeleteCallFailure(t *testing.T) {
+	api := &fakeSQS{receives: [][]types.Message{messages("forward", "drop")}, deleteErr: errors.New("503")}
+	reg := prometheus.NewRegistry()
+	c, err := New(api, outcomeHandler, Options{QueueURL: "q", Workers: 1, Registerer: reg, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runUntil(t, c, func() bool {
+		return metricValue(t, reg, "genesys_relay_sqs_delete_failures_total") == 2
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, reg, "genesys_relay_sqs_messages_deleted_total"); got != 0 {
+		t.Errorf("messages_deleted_total = %v, want 0", got)
+	}
+}
+
+func TestBoundedConcurrency(t *testing.T) {
+	const workers, batch = 3, 4
+	api := &fakeSQS{}
+	for i := range 30 {
+		var bodies []string
+		for j := range batch {
+			bodies = append(bodies, itoa(i*batch+j))
+		}
+		api.receives = append(api.receives, messages(bodies...))
+	}
+	var mu sync.Mutex
+	cur, peak, handled := 0, 0, 0
+	h := handlerFunc(func(context.Context, []byte) (relay.Result, error) {
+		mu.Lock()
+		cur++
+		peak = max(peak, cur)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		cur--
+		handled++
+		mu.Unlock()
+		return relay.Result{Decision: relay.Forward}, nil
+	})
+	reg := prometheus.NewRegistry()
+	c, err := New(api, h, Options{QueueURL: "q", Workers: workers, MaxMessages: batch, Registerer: reg, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runUntil(t, c, func() bool { d, _, _, _ := api.snapshot(); return len(d) == 120 }); err != nil {
+		t.Fatal(err)
+	}
+	if peak > workers*batch {
+		t.Errorf("peak concurrency %d exceeds workers*max messages = %d", peak, workers*batch)
+	}
+	if handled != 120 {
+		t.Errorf("handled %d messages, want 120", handled)
+	}
+	t.Logf("peak concurrency %d of %d", peak, workers*batch)
+}
+
+func TestRunTwice(t *testing.T) {
+	c, err := New(&fakeSQS{}, outcomeHandler, Options{QueueURL: "q", Workers: 1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	if err := c.Run(ctx); err == nil {
+		t.Error("a second concurrent Run succeeded")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	for range 2 {
+		if _, err := New(&fakeSQS{}, outcomeHandler, Options{QueueURL: "q", Registerer: reg}); err != nil {
+			t.Fatalf("second consumer on one registry: %v", err)
+		}
+	}
+}
+
+func TestWarnedOnce(t *testing.T) {
+	var s warnedSet
+	if !s.first("a") || s.first("a") || !s.first("b") {
+		t.Fatal("first reports repeats")
+	}
+	for i := range warnedSetMax + 1 {
+		s.first(itoa(i))
+	}
+	if len(s.ids) > warnedSetMax {
+		t.Errorf("set grew to %d entries", len(s.ids))
+	}
+}
