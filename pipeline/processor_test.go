@@ -13,18 +13,15 @@ import (
 	"github.com/genesys-relay/genesys-relay/config"
 )
 
-// sharedTestdata finds the product's sample events (../shared/testdata beside the
-// repository, or testdata copies in examples/).
+// sharedTestdata returns the path of a sample event file in the repository's
+// testdata folder.
 func sharedTestdata(t testing.TB, name string) string {
 	t.Helper()
-	for _, dir := range []string{"../../shared/testdata", "../testdata"} {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	p := filepath.Join("..", "testdata", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("sample file: %v", err)
 	}
-	t.Fatalf("sample file %s not found", name)
-	return ""
+	return p
 }
 
 func readLines(t testing.TB, path string) [][]byte {
