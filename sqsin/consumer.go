@@ -84,7 +84,9 @@ func New(api ReceiveDeleteAPI, h relay.Handler, opts Options) (*Consumer, error)
 // Run receives and handles messages with Options.Workers pollers until ctx ends. Then
 // it stops receiving, lets the messages already received finish (each with its own
 // HandleTimeout) and settles them, so a shutdown neither loses work nor leaves
-// handled messages to be delivered twice. It returns nil after such a shutdown, and an
+// handled messages to be delivered twice. A long poll interrupted by the shutdown may
+// still have been handed messages by SQS; they become visible again after the
+// visibility timeout (delayed, not lost). Run returns nil after a shutdown, and an
 // error when the queue does not exist.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.running.CompareAndSwap(false, true) {
