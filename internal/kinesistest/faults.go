@@ -120,9 +120,10 @@ func (s *Server) decide(f *Faults, write bool, recs []entry) decision {
 	return d
 }
 
-// wait applies the latency and hang of d. It reports false if the call must
-// be abandoned without an answer (the client is gone or the server closes);
-// a hang that reaches MaxHang is answered 503 here and also reports false.
+// wait applies the latency and hang of d. It reports false if the call was
+// answered here: a hang that reaches MaxHang is answered 503. A call whose
+// client is gone, or that the closing server abandons, is aborted without
+// an answer (see abandon).
 func (s *Server) wait(ctx context.Context, w http.ResponseWriter, f *Faults, d decision) bool {
 	if d.delay > 0 {
 		t := time.NewTimer(d.delay)
@@ -130,9 +131,9 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, f *Faults, d d
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return false
+			abandon()
 		case <-s.done:
-			return false
+			abandon()
 		}
 	}
 	if !d.hang {
@@ -147,8 +148,15 @@ func (s *Server) wait(ctx context.Context, w http.ResponseWriter, f *Faults, d d
 	select {
 	case <-t.C:
 		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "Service unavailable.")
+		return false
 	case <-ctx.Done():
 	case <-s.done:
 	}
+	abandon()
 	return false
 }
+
+// abandon ends the current call by closing its connection without an
+// answer. Merely returning from the handler would send an empty 200, which
+// the SDK reads as success.
+func abandon() { panic(http.ErrAbortHandler) }

@@ -20,6 +20,12 @@ var errBadBase64 = errors.New("Data is not valid base64")
 func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte, single bool) {
 	req := s.reqs.Get().(*putRequest)
 	defer s.reqs.Put(req)
+	answered := false
+	defer func() {
+		if !answered { // also when the call is abandoned by a panic
+			s.failedCalls.Add(1)
+		}
+	}()
 	req.streamName, req.streamARN, req.dryRun, req.hasRecords = nil, nil, false, false
 
 	parse := parsePutRecords
@@ -27,19 +33,16 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 		parse = parsePutRecord
 	}
 	if err := parse(body, req); err != nil {
-		s.failedCalls.Add(1)
 		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
 	s.received.Add(int64(len(req.records)))
 	if err := s.decodeData(req.records); err != nil {
-		s.failedCalls.Add(1)
 		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
 	st, status, code, msg := s.validatePut(req, single)
 	if status != 0 {
-		s.failedCalls.Add(1)
 		writeError(w, status, code, msg)
 		return
 	}
@@ -47,16 +50,13 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 	f := s.faults.Load()
 	d := s.decide(f, true, req.records)
 	if !s.wait(r.Context(), w, f, d) {
-		s.failedCalls.Add(1)
 		return
 	}
 	if d.status != 0 {
-		s.failedCalls.Add(1)
 		writeError(w, d.status, d.code, faultMessage(d.code, st, st.shardIDs[0], s.opts.AccountID))
 		return
 	}
 	if single && req.records[0].fault != recordOK {
-		s.failedCalls.Add(1)
 		e := &req.records[0]
 		if e.fault == recordThrottled {
 			code = "ProvisionedThroughputExceededException"
@@ -85,10 +85,10 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 		s.appendPutRecordsResult(out, st, req.records, base)
 	}
 	if d.drop {
-		// Stored, but the client never learns it: close the connection.
-		panic(http.ErrAbortHandler)
+		abandon() // stored, but the client never learns it
 	}
 	writeJSON(w, out.Bytes())
+	answered = true
 }
 
 // decodeData sets the decoded size of each record's data and, unless the

@@ -218,8 +218,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "", "Request entity too large.")
+			return
 		}
-		return // otherwise the client is gone
+		abandon() // the client is gone
 	}
 	body := buf.Bytes()
 
