@@ -16,30 +16,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/genesys-relay/genesys-relay/internal/testenv"
 )
 
-// The emulator tests run against a real SQS-compatible endpoint (fauxqs in this
-// project) when RELAY_TEST_SQS_ENDPOINT is set. RELAY_TEST_REQUIRE_EMULATORS=1 turns
-// a missing endpoint into a failure, so CI cannot pass by skipping them.
-const (
-	envEndpoint = "RELAY_TEST_SQS_ENDPOINT"
-	envRequire  = "RELAY_TEST_REQUIRE_EMULATORS"
-)
-
-// emulator returns an SQS client for the emulator, or skips the test.
+// emulator returns an SQS client for the emulator scripts/test starts (fauxqs) when
+// RELAY_TEST_SQS_ENDPOINT is set; otherwise it skips the test, or fails it when
+// RELAY_TEST_REQUIRE_EMULATORS=1 so that CI cannot pass by skipping.
 func emulator(t *testing.T) *sqs.Client {
 	t.Helper()
-	endpoint := os.Getenv(envEndpoint)
-	if endpoint == "" {
-		if os.Getenv(envRequire) == "1" {
-			t.Fatalf("%s is not set and %s=1", envEndpoint, envRequire)
-		}
-		t.Skipf("set %s (e.g. http://127.0.0.1:4566) to run against an SQS emulator", envEndpoint)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
+	endpoint := testenv.SQSEndpoint(t)
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	c, err := NewClient(context.Background(), "us-east-1", endpoint)
