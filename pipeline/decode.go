@@ -40,7 +40,8 @@ type wireEnvelope struct {
 }
 
 // Decode validates raw as an EventBridge envelope and returns it with detail decoded
-// for the rules. Every error is a relay.InvalidError naming the problem.
+// for the rules. Every error is a relay.InvalidError naming the problem; the
+// envelope returned with it is nil or holds only the ID.
 func Decode(raw []byte) (*Envelope, map[string]any, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
@@ -63,23 +64,28 @@ func Decode(raw []byte) (*Envelope, map[string]any, error) {
 		}
 		return nil, nil, relay.Invalid("malformed_json", "body is not valid JSON: "+err.Error())
 	}
+	// Once the id is known, errors still return the envelope so callers can name it.
+	partial := &Envelope{Raw: raw}
+	if w.ID != nil {
+		partial.ID = *w.ID
+	}
 	for _, f := range [...]struct {
 		name string
 		v    *string
 	}{{"id", w.ID}, {"source", w.Source}, {"detail-type", w.DetailType}} {
 		if f.v == nil || *f.v == "" {
-			return nil, nil, relay.Invalid("not_envelope", fmt.Sprintf("not an EventBridge envelope: %q is missing or empty", f.name))
+			return partial, nil, relay.Invalid("not_envelope", fmt.Sprintf("not an EventBridge envelope: %q is missing or empty", f.name))
 		}
 	}
 	if len(w.Detail) == 0 || string(w.Detail) == "null" {
-		return nil, nil, relay.Invalid("missing_detail", `envelope has no "detail" (or it is null)`)
+		return partial, nil, relay.Invalid("missing_detail", `envelope has no "detail" (or it is null)`)
 	}
 	if w.Detail[0] != '{' {
-		return nil, nil, relay.Invalid("detail_not_object", `envelope "detail" must be a JSON object`)
+		return partial, nil, relay.Invalid("detail_not_object", `envelope "detail" must be a JSON object`)
 	}
 	var detail map[string]any
 	if err := json.Unmarshal(w.Detail, &detail); err != nil {
-		return nil, nil, relay.Invalid("malformed_json", "detail is not valid JSON: "+err.Error())
+		return partial, nil, relay.Invalid("malformed_json", "detail is not valid JSON: "+err.Error())
 	}
 	e := &Envelope{
 		ID: *w.ID, Source: *w.Source, DetailType: *w.DetailType,

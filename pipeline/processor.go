@@ -54,6 +54,9 @@ type Outcome struct {
 func (p *Processor) Evaluate(raw []byte) (Outcome, error) {
 	env, detail, err := Decode(raw)
 	if err != nil {
+		if env != nil {
+			return Outcome{Result: relay.Result{ID: env.ID}}, err
+		}
 		return Outcome{}, err
 	}
 	if !p.Rules.Sources.Allowed(env.Source) {
