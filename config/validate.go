@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -96,7 +98,8 @@ func (c *Config) Validate() error {
 	if c.PartitionKey.Hash != "fnv64a" && c.PartitionKey.Hash != "none" {
 		bad("partition_key.hash", "want fnv64a or none, got %q", c.PartitionKey.Hash)
 	}
-	for name, expr := range c.Enrich.Fields {
+	for _, name := range slices.Sorted(maps.Keys(c.Enrich.Fields)) { // a stable error order
+		expr := c.Enrich.Fields[name]
 		for _, r := range ReservedFields {
 			if name == r {
 				bad("enrich.fields."+name, "collides with the built-in record field %q", r)
