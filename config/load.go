@@ -89,8 +89,13 @@ func expandNode(n *yaml.Node, lookup func(string) (string, bool)) error {
 			return nil
 		}
 		// A plain scalar that was only a reference keeps its resolved type (a
-		// number stays a number); anything else is a string.
+		// number stays a number); anything else is a string. A value that reads as
+		// null ("", "~", "null") stays a string: decoding a null leaves the default in
+		// place, and a set-but-empty variable must not silently mean "the default".
 		n.Tag = ""
+		if n.ShortTag() == "!!null" {
+			n.Tag = "!!str"
+		}
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {
 			if err := expandNode(n.Content[i], lookup); err != nil {
@@ -123,7 +128,7 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 		}
 		j := strings.IndexByte(s[i:], '}')
 		if j < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q", s)
+			return "", fmt.Errorf("unterminated ${ in %q", s[i:])
 		}
 		name := s[i+2 : i+j]
 		if name == "" {
@@ -145,6 +150,10 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 func checkKeys(n *yaml.Node, t reflect.Type, prefix string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		// The anchor may sit where keys are not checked (a map of strings).
+		n = n.Alias
 	}
 	switch {
 	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
