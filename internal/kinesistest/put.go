@@ -257,26 +257,29 @@ func (s *Server) validatePut(req *putRequest, single bool) (st *stream, status i
 	total := 0
 	for i := range req.records {
 		e := &req.records[i]
-		at := prefix
-		if !single {
-			at += strconv.Itoa(i+1) + ".member."
+		// at names the record in messages, as Coral does (1-based).
+		at := func() string {
+			if single {
+				return ""
+			}
+			return prefix + strconv.Itoa(i+1) + ".member."
 		}
 		switch {
 		case !e.hasData:
-			v.add("Value null at '" + at + "data' failed to satisfy constraint: Member must not be null")
+			v.add("Value null at '" + at() + "data' failed to satisfy constraint: Member must not be null")
 		case e.dataSize > s.opts.MaxRecordBytes:
-			v.add(fmt.Sprintf("Value at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", at, s.opts.MaxRecordBytes))
+			v.add(fmt.Sprintf("Value at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", at(), s.opts.MaxRecordBytes))
 		}
 		switch n := utf8.RuneCount(e.key); {
 		case !e.hasKey:
-			v.add("Value null at '" + at + "partitionKey' failed to satisfy constraint: Member must not be null")
+			v.add("Value null at '" + at() + "partitionKey' failed to satisfy constraint: Member must not be null")
 		case n < 1:
-			v.add("Value '' at '" + at + "partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1")
+			v.add("Value '' at '" + at() + "partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1")
 		case n > 256:
-			v.add("Value at '" + at + "partitionKey' failed to satisfy constraint: Member must have length less than or equal to 256")
+			v.add("Value at '" + at() + "partitionKey' failed to satisfy constraint: Member must have length less than or equal to 256")
 		}
 		if e.hasHash && !hashKeyPattern(e.hashKey) {
-			v.add("Value '" + jsonSafe(e.hashKey) + "' at '" + at + "explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
+			v.add("Value '" + jsonSafe(e.hashKey) + "' at '" + at() + "explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
 		}
 		total += e.dataSize + len(e.key)
 	}

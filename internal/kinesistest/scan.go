@@ -300,6 +300,7 @@ func parsePutRecords(body []byte, r *putRequest) error {
 	r.records = r.records[:0]
 	err := s.object(func(key []byte) error {
 		if string(key) == "Records" {
+			r.records = r.records[:0]
 			r.hasRecords = !s.null()
 			if !r.hasRecords {
 				return nil
