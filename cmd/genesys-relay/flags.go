@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/pipeline"
+)
+
+// newFlags returns a FlagSet for cmd with the -c/-config flag every command has.
+// Each flag defaults to the environment variable RELAY_<NAME> (dashes become
+// underscores), one naming scheme for flags and env.
+func newFlags(cmd, argsUsage string, e env) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfg := new(string)
+	def := envOr("RELAY_CONFIG", "relay.yaml")
+	fs.StringVar(cfg, "c", def, "config file (env RELAY_CONFIG)")
+	fs.StringVar(cfg, "config", def, "config file (env RELAY_CONFIG)")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: genesys-relay %s [flags] %s\n\nFlags:\n", cmd, argsUsage)
+		fs.PrintDefaults()
+	}
+	return fs, cfg
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// parseFlags parses args; the int is the exit code to return when done is true.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitInvalid, true
+	}
+	return 0, false
+}
+
+// load reads the config and compiles its rules; errors are printed and the exit
+// code for an invalid config returned.
+func load(path string, stderr io.Writer) (*config.Config, *pipeline.Processor, bool) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "genesys-relay: %v\n", err)
+		return nil, nil, false
+	}
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "genesys-relay: %s: %v\n", path, err)
+		return nil, nil, false
+	}
+	return cfg, p, true
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}

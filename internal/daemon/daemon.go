@@ -1,0 +1,276 @@
+// Package daemon runs `genesys-relay serve`: it builds the sink, the pipeline and
+// the inputs from a config, serves until its context ends, reloads rules on request,
+// and drains in-flight work on the way out. It never touches signals: the command
+// turns them into a context and a reload channel, so tests can embed the daemon.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/httpin"
+	"github.com/genesys-relay/genesys-relay/pipeline"
+)
+
+// Options are what Run needs besides the config.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Registry receives every metric; nil creates one with the Go and process
+	// collectors.
+	Registry *prometheus.Registry
+	// Reload asks for the config file to be read again (SIGHUP). A bad new config is
+	// logged and the running one kept.
+	Reload <-chan struct{}
+	// Sink replaces the configured sink (tests); nil builds it from the config.
+	Sink relay.Sink
+	// Stdout is where sink: stdout writes (default os.Stdout).
+	Stdout io.Writer
+	// Listening, if set, is called with the bound addresses once they accept.
+	Listening func(ingest, metrics net.Addr)
+}
+
+// Run serves until ctx ends, then stops accepting, finishes in-flight requests,
+// flushes the sink and returns within cfg.ShutdownTimeout.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if cfg.HTTP.RequestTimeout >= 5*time.Second {
+		log.Warn("http.request_timeout is not below EventBridge's 5 s timeout: callers may time out before hearing 503", "request_timeout", cfg.HTTP.RequestTimeout)
+	}
+
+	proc, err := pipeline.New(cfg)
+	if err != nil {
+		return err
+	}
+	sink := o.Sink
+	if sink == nil {
+		if sink, err = newSink(ctx, cfg, reg, log, o.Stdout); err != nil {
+			return err
+		}
+	}
+	rl := pipeline.NewRelay(proc, sink, reg, log)
+
+	var ready atomic.Bool
+	ingest := httpin.New(rl.Input("http"), httpin.Options{
+		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
+		RequestTimeout: cfg.HTTP.RequestTimeout,
+		MaxInFlight:    cfg.HTTP.MaxInFlight,
+		Auth:           newAuth(cfg.HTTP.Auth),
+		Registerer:     reg,
+		Logger:         log,
+	})
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Name: "config_reloads_total",
+		Help: "Config reloads, by result (a failed reload keeps the running config)."}, []string{"result"})
+	reg.MustRegister(reloads)
+	ops := opsMux(reg, &ready)
+	mux := http.NewServeMux()
+	mux.Handle(cfg.HTTP.Path, ingest)
+	if cfg.MetricsListen == "" {
+		mux.Handle("/", ops)
+	} else {
+		mux.Handle("/", notFound)
+	}
+
+	var servers []*http.Server
+	lnIngest, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = sink.Close(context.Background())
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	servers = append(servers, newServer(mux, cfg, log))
+	listeners := []net.Listener{lnIngest}
+	metricsAddr := lnIngest.Addr()
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			lnIngest.Close()
+			_ = sink.Close(context.Background())
+			return fmt.Errorf("listen %s: %w", cfg.MetricsListen, err)
+		}
+		servers = append(servers, newServer(ops, cfg, log))
+		listeners = append(listeners, ln)
+		metricsAddr = ln.Addr()
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(servers)+1)
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http server %s: %w", listeners[i].Addr(), err)
+			}
+		}()
+	}
+	inputCtx, stopInputs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopInputs()
+	if cfg.SQS.QueueURL != "" {
+		run, err := newSQS(ctx, cfg, rl.Input("sqs"), reg, log)
+		if err != nil {
+			for _, srv := range servers {
+				srv.Close()
+			}
+			_ = sink.Close(context.Background())
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(inputCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("sqs consumer: %w", err)
+			}
+		}()
+	}
+	ready.Store(true)
+	log.Info("listening", "addr", lnIngest.Addr().String(), "path", cfg.HTTP.Path, "metrics_addr", metricsAddr.String(), "sink", cfg.Sink)
+	if o.Listening != nil {
+		o.Listening(lnIngest.Addr(), metricsAddr)
+	}
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-o.Reload:
+			reload(cfg, rl, log, reloads)
+		}
+	}
+
+	// Drain: stop answering ready, stop accepting, let in-flight requests finish (they
+	// wait for the sink), stop the queue consumer, then flush the sink.
+	ready.Store(false)
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Error("http shutdown incomplete", "err", err)
+			srv.Close()
+		}
+	}
+	stopInputs()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		log.Error("inputs did not stop before the shutdown timeout")
+	}
+	if err := sink.Close(sctx); err != nil {
+		log.Error("sink flush incomplete", "err", err)
+		if runErr == nil {
+			runErr = fmt.Errorf("flush on shutdown: %w", err)
+		}
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+func newServer(h http.Handler, cfg *config.Config, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		// A body must arrive within the request timeout: a client that never
+		// finishes its body holds a connection, not the relay.
+		ReadTimeout:    cfg.HTTP.RequestTimeout,
+		WriteTimeout:   cfg.HTTP.RequestTimeout + 2*time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
+
+func newAuth(a config.Auth) *httpin.Auth {
+	var header string
+	var keys []string
+	if a.APIKey != nil {
+		header, keys = a.APIKey.Header, a.APIKey.Values
+	}
+	var user, pass string
+	if a.Basic != nil {
+		user, pass = a.Basic.Username, a.Basic.Password
+	}
+	return httpin.NewAuth(header, keys, user, pass)
+}
+
+// reload re-reads the config file and swaps in its rules. Settings other than
+// filter, partition_key and enrich need a restart; a change to them is logged.
+func reload(cur *config.Config, rl *pipeline.Relay, log *slog.Logger, reloads *prometheus.CounterVec) {
+	if cur.Path == "" {
+		log.Warn("reload requested but the config was not loaded from a file")
+		return
+	}
+	next, err := config.Load(cur.Path)
+	if err == nil {
+		var p *pipeline.Processor
+		if p, err = pipeline.New(next); err == nil {
+			rl.Swap(p)
+			reloads.WithLabelValues("ok").Inc()
+			log.Info("config reloaded", "path", cur.Path, "rules", len(next.Filter.Rules))
+			if next.Listen != cur.Listen || next.Kinesis != cur.Kinesis || next.Sink != cur.Sink || next.SQS != cur.SQS {
+				log.Warn("listen, sink, kinesis and sqs settings changed in the file take effect only after a restart")
+			}
+			return
+		}
+	}
+	reloads.WithLabelValues("error").Inc()
+	log.Error("config reload failed; keeping the running config", "path", cur.Path, "err", err)
+}
+
+
+// opsMux serves /healthz (the process is up), /readyz (accepting events) and
+// /metrics.
+func opsMux(reg *prometheus.Registry, ready *atomic.Bool) http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	m.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if !ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	m.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	m.Handle("/", notFound)
+	return m
+}
+
+var notFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = io.WriteString(w, `{"error":"not found"}`+"\n")
+})
