@@ -246,7 +246,6 @@ func reload(cur *config.Config, rl *pipeline.Relay, log *slog.Logger, reloads *p
 	log.Error("config reload failed; keeping the running config", "path", cur.Path, "err", err)
 }
 
-
 // opsMux serves /healthz (the process is up), /readyz (accepting events) and
 // /metrics.
 func opsMux(reg *prometheus.Registry, ready *atomic.Bool) http.Handler {
