@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+)
+
+// forwardEvent is a seed-shaped event that passes examples/relay.yaml.
+func forwardEvent(id string) []byte {
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"Genesys Cloud Interaction Event","source":"genesys.cloud",`+
+		`"account":"123456789012","time":"2026-11-27T12:00:00Z","region":"us-east-1","resources":[],`+
+		`"detail":{"eventCode":"interaction.wrapup","id":"evt","interaction":{"id":"i-%s","type":"voice","state":"connected",`+
+		`"routing":{"queue":{"id":"q-%s","name":"Sales"}},"customAttributes":{"customer_tier":"enterprise","priority_score":"85"}}}}`, id, id, id[len(id)-1:]))
+}
+
+// TestBatchingAcrossConcurrentRequests: 64 concurrent senders, each waiting for its
+// answer before sending the next event, must share PutRecords calls: far fewer
+// calls than events, every event stored exactly once.
+func TestBatchingAcrossConcurrentRequests(t *testing.T) {
+	srv := kinesistest.New(kinesistest.Options{Streams: []string{"batching"}})
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+
+	cfg := exampleConfig(t, "relay.yaml")
+	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = "batching", srv.URL(), "us-east-1"
+	d := start(t, Options{Config: cfg})
+
+	const senders, perSender = 64, 40
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perSender; i++ {
+				a := post(t, client, d.url+"/eventbridge", forwardEvent(fmt.Sprintf("ev-%02d-%03d", s, i)))
+				mu.Lock()
+				codes[a.code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+	const events = senders * perSender
+	st := srv.Stats()
+	t.Logf("%d events, answers %v, %d PutRecords calls (%.1f per 1,000 events), %d stored, %d duplicates",
+		events, codes, st.Calls, float64(st.Calls)*1000/events, st.Stored, st.Duplicates)
+	if codes[200] != events {
+		t.Errorf("answers %v, want %d × 200", codes, events)
+	}
+	if st.Stored != events || st.Duplicates != 0 {
+		t.Errorf("stored %d (duplicates %d), want %d once each", st.Stored, st.Duplicates, events)
+	}
+	// Batching: with 64 senders a batch should carry several records; one call per
+	// event (the seed's design) would be 2,560 calls.
+	if st.Calls > events/8 {
+		t.Errorf("%d PutRecords calls for %d events: batching across requests is not happening", st.Calls, events)
+	}
+	ids := map[string]bool{}
+	for _, r := range srv.Records() {
+		i := strings.Index(string(r.Data), `"trace_id":"`)
+		ids[string(r.Data[i+12:i+21])] = true
+	}
+	if len(ids) != events {
+		t.Errorf("%d distinct trace ids stored, want %d", len(ids), events)
+	}
+}
