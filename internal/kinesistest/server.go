@@ -89,7 +89,6 @@ type Server struct {
 	seen map[[32]byte]struct{}
 
 	seq           atomic.Uint64
-	calls         atomic.Int64
 	received      atomic.Int64
 	stored        atomic.Int64
 	duplicates    atomic.Int64
@@ -101,7 +100,8 @@ type Server struct {
 	reqs sync.Pool // *putRequest
 }
 
-// operations are the operations counted by [Server.CallsTo]; the last slot
+// operations are the operations counted by [Server.CallsTo] (PutRecords
+// first, for [Server.Calls]); the last slot
 // counts everything else.
 var operations = [...]string{"PutRecords", "PutRecord", "DescribeStreamSummary", "ListShards", ""}
 
@@ -226,7 +226,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch op {
 	case "PutRecords":
-		s.calls.Add(1)
 		s.putRecords(w, r, body, false)
 	case "PutRecord":
 		s.putRecords(w, r, body, true)
@@ -251,7 +250,7 @@ func (s *Server) countOp(op string) {
 
 // Calls returns the number of PutRecords calls received, whatever their
 // outcome.
-func (s *Server) Calls() int64 { return s.calls.Load() }
+func (s *Server) Calls() int64 { return s.opCalls[0].Load() }
 
 // CallsTo returns the number of calls of the named operation received
 // (PutRecords, PutRecord, DescribeStreamSummary, ListShards; any other name
@@ -305,7 +304,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	s.log = nil
 	s.seen = make(map[[32]byte]struct{})
-	for _, c := range []*atomic.Int64{&s.calls, &s.received, &s.stored, &s.duplicates, &s.failedRecords, &s.failedCalls} {
+	for _, c := range []*atomic.Int64{&s.received, &s.stored, &s.duplicates, &s.failedRecords, &s.failedCalls} {
 		c.Store(0)
 	}
 	for i := range s.opCalls {
