@@ -100,9 +100,8 @@ type Server struct {
 	reqs sync.Pool // *putRequest
 }
 
-// operations are the operations counted by [Server.CallsTo] (PutRecords
-// first, for [Server.Calls]); the last slot
-// counts everything else.
+// operations are the operations counted by [Server.CallsTo], PutRecords
+// first for [Server.Calls]; the last slot counts everything else.
 var operations = [...]string{"PutRecords", "PutRecord", "DescribeStreamSummary", "ListShards", ""}
 
 // New starts a server. It panics if it cannot listen, as httptest does.
