@@ -175,18 +175,54 @@ func TestSQSBatchConcurrencyBound(t *testing.T) {
 }
 
 func TestSQSBatchAnswersBeforeDeadline(t *testing.T) {
-	l := NewHandler(&pipeline{}, Options{Concurrency: 2, Reserve: 100 * time.Millisecond, Logger: quiet})
-	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	parent, _ := ctx.Deadline()
+	var mu sync.Mutex
+	var deadlines []time.Time
+	p := &pipeline{}
+	h := handlerFunc(func(ctx context.Context, raw []byte) (relay.Result, error) {
+		d, _ := ctx.Deadline()
+		mu.Lock()
+		deadlines = append(deadlines, d)
+		mu.Unlock()
+		return p.Handle(ctx, raw)
+	})
+	l := NewHandler(h, Options{Concurrency: 2, Reserve: 200 * time.Millisecond, Logger: quiet})
 	out, err := l.Invoke(ctx, sqsBatch("forward-1", "slow-1", "slow-2", "slow-3"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ctx.Err() != nil {
-		t.Error("Invoke answered after the invocation deadline")
-	}
 	if got := failures(t, out); fmt.Sprint(got) != "[m-slow-1 m-slow-2 m-slow-3]" {
 		t.Errorf("batchItemFailures %v, want the three slow records", got)
+	}
+	for _, d := range deadlines {
+		if want := parent.Add(-200 * time.Millisecond); !d.Equal(want) {
+			t.Errorf("handler deadline %s before the invocation deadline, want 200ms", parent.Sub(d))
+		}
+	}
+}
+
+func TestHandleContextReserve(t *testing.T) {
+	l := NewHandler(&pipeline{}, Options{Reserve: time.Second, Logger: quiet})
+	for _, tt := range []struct{ remaining, wantReserve time.Duration }{
+		{10 * time.Second, time.Second},
+		{2 * time.Second, 500 * time.Millisecond}, // a quarter of what is left
+	} {
+		deadline := time.Now().Add(tt.remaining)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		hctx, hcancel := l.handleContext(ctx)
+		d, _ := hctx.Deadline()
+		if got := deadline.Sub(d); got > tt.wantReserve || got < tt.wantReserve-50*time.Millisecond {
+			t.Errorf("%s left: reserve %s, want about %s", tt.remaining, got, tt.wantReserve)
+		}
+		hcancel()
+		cancel()
+	}
+	hctx, hcancel := l.handleContext(context.Background())
+	defer hcancel()
+	if _, ok := hctx.Deadline(); ok {
+		t.Error("a deadline appeared without an invocation deadline")
 	}
 }
 
