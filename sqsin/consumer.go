@@ -53,6 +53,8 @@ type Consumer struct {
 	m       *metrics
 	running atomic.Bool
 	warned  warnedSet
+	// retry is the receive backoff each worker starts from.
+	retry backoff
 }
 
 // New returns a Consumer for opts.QueueURL. It checks the options and registers the
@@ -73,11 +75,12 @@ func New(api ReceiveDeleteAPI, h relay.Handler, opts Options) (*Consumer, error)
 		return nil, err
 	}
 	return &Consumer{
-		api:  api,
-		h:    h,
-		opts: o,
-		log:  o.Logger.With("queue_url", o.QueueURL),
-		m:    m,
+		api:   api,
+		h:     h,
+		opts:  o,
+		log:   o.Logger.With("queue_url", o.QueueURL),
+		m:     m,
+		retry: backoff{min: receiveBackoffMin, max: receiveBackoffMax},
 	}, nil
 }
 
@@ -116,7 +119,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 // poll is one worker: receive, handle, settle, until ctx ends. It returns an error
 // only when receiving can never succeed.
 func (c *Consumer) poll(ctx context.Context) error {
-	bo := backoff{min: receiveBackoffMin, max: receiveBackoffMax}
+	bo := c.retry
 	in := &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(c.opts.QueueURL),
 		MaxNumberOfMessages:         c.opts.MaxMessages,
