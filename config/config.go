@@ -157,7 +157,7 @@ type Expect struct {
 
 // Seed expressions: the behaviour of the original design, the default here.
 const (
-	DefaultPartitionKeyExpr = `detail.?interaction.?routing.?queue.?id.orValue("") != "" ? detail.interaction.routing.queue.id : detail.?interaction.?id.orValue("")`
+	DefaultPartitionKeyExpr = `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id`
 	DefaultPassReason       = "passed_all_filters"
 )
 

@@ -57,7 +57,7 @@ func TestDefault(t *testing.T) {
 			PassReason: "passed_all_filters",
 		},
 		PartitionKey: PartitionKey{
-			Expr: `detail.?interaction.?routing.?queue.?id.orValue("") != "" ? detail.interaction.routing.queue.id : detail.?interaction.?id.orValue("")`,
+			Expr: `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id`,
 			Hash: "fnv64a",
 		},
 		Kinesis: Kinesis{

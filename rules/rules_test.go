@@ -330,6 +330,10 @@ func TestKeyValue(t *testing.T) {
 			`{"interaction":{"id":"i-1","routing":{"queue":{"id":"","name":"Unassigned"}}}}`, "i-1", ""},
 		{"seed default, null queue", config.DefaultPartitionKeyExpr,
 			`{"interaction":{"id":"i-1","routing":{"queue":null}}}`, "i-1", ""},
+		{"seed default, null queue id", config.DefaultPartitionKeyExpr,
+			`{"interaction":{"id":"i-1","routing":{"queue":{"id":null}}}}`, "i-1", ""},
+		{"seed default, numeric queue id", config.DefaultPartitionKeyExpr,
+			`{"interaction":{"id":"i-1","routing":{"queue":{"id":7}}}}`, "7", ""},
 		{"seed default, no routing", config.DefaultPartitionKeyExpr, `{"interaction":{"id":"i-1"}}`, "i-1", ""},
 		{"seed default, nothing", config.DefaultPartitionKeyExpr, `{}`, "", "empty value"},
 	} {
