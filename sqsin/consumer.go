@@ -97,20 +97,26 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	defer c.running.Store(false)
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	c.log.Info("sqs consumer started", "workers", c.opts.Workers, "max_messages", c.opts.MaxMessages)
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		fatal error
+	)
 	for range c.opts.Workers {
 		wg.Go(func() {
 			if err := c.poll(ctx); err != nil {
-				cancel(err)
+				once.Do(func() { fatal = err })
+				cancel()
 			}
 		})
 	}
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if fatal != nil {
+		c.log.Error("sqs consumer stopped", "error", fatal)
+		return fatal
 	}
 	c.log.Info("sqs consumer stopped")
 	return nil

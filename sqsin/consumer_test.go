@@ -266,3 +266,18 @@ func TestWarnedOnce(t *testing.T) {
 		t.Errorf("set grew to %d entries", len(s.ids))
 	}
 }
+
+func TestRunReturnsNilWhenCancelledWithCause(t *testing.T) {
+	c, err := New(&fakeSQS{}, outcomeHandler, Options{QueueURL: "q", Workers: 2, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel(errors.New("SIGTERM"))
+	if err := <-done; err != nil {
+		t.Errorf("Run after a shutdown = %v, want nil", err)
+	}
+}
