@@ -199,7 +199,6 @@ func mustIs(t *testing.T, err error, targets ...error) {
 	}
 }
 
-
 // value reads a counter, gauge or histogram (its sample count).
 func value(t *testing.T, c prometheus.Metric) float64 {
 	t.Helper()

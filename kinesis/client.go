@@ -1,0 +1,119 @@
+package kinesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// maxIdleConnsPerHost keeps a warm connection for every concurrent PutRecords
+// call (the SDK's default of 10 is below DefaultMaxInFlight), so a burst does
+// not pay for new TLS handshakes.
+const maxIdleConnsPerHost = 256
+
+// NewClient builds a Kinesis client from the default credential chain (env,
+// shared files, container and instance roles). region overrides AWS_REGION when
+// set. endpoint, when set, overrides AWS_ENDPOINT_URL_KINESIS and
+// AWS_ENDPOINT_URL (for local emulators such as http://127.0.0.1:4568);
+// otherwise those variables keep working. The SDK's own retries are off: the
+// Writer retries, record by record, in one place.
+func NewClient(ctx context.Context, region, endpoint string) (*kinesis.Client, error) {
+	if endpoint != "" {
+		u, err := url.Parse(endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("kinesis.endpoint: %q is not an http(s) URL", endpoint)
+		}
+	}
+	var loadOpts []func(*config.LoadOptions) error
+	if region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("kinesis: load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("kinesis.region: not set (set it in the configuration or AWS_REGION)")
+	}
+	// LoadDefaultConfig has put a custom CA bundle (AWS_CA_BUNDLE), if any, into
+	// cfg.HTTPClient; tune a copy of that client rather than replacing it.
+	var httpClient *awshttp.BuildableClient
+	switch c := cfg.HTTPClient.(type) {
+	case nil:
+		httpClient = awshttp.NewBuildableClient()
+	case *awshttp.BuildableClient:
+		httpClient = c
+	}
+	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
+		if httpClient != nil {
+			o.HTTPClient = httpClient.WithTransportOptions(func(tr *http.Transport) {
+				tr.MaxIdleConns = 2 * maxIdleConnsPerHost
+				tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+				tr.IdleConnTimeout = 90 * time.Second
+			})
+		}
+		o.Retryer = aws.NopRetryer{}
+		o.RetryMaxAttempts = 1
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
+
+// DescribeStreamSummaryAPI is the SDK method CheckStream needs.
+type DescribeStreamSummaryAPI interface {
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+}
+
+// CheckStream verifies at start-up that stream exists and can be reached, so a
+// wrong name, region, endpoint or role fails the start with a message that says
+// which, instead of failing every event later. stream is a name or an ARN.
+func CheckStream(ctx context.Context, api DescribeStreamSummaryAPI, stream string) error {
+	in := &kinesis.DescribeStreamSummaryInput{}
+	if strings.HasPrefix(stream, "arn:") {
+		in.StreamARN = aws.String(stream)
+	} else {
+		in.StreamName = aws.String(stream)
+	}
+	region, endpoint := "(unknown)", "the default Kinesis endpoint"
+	if c, ok := api.(interface{ Options() kinesis.Options }); ok {
+		o := c.Options()
+		region = o.Region
+		if o.BaseEndpoint != nil {
+			endpoint = *o.BaseEndpoint
+		} else {
+			endpoint = "kinesis." + o.Region + ".amazonaws.com"
+		}
+	}
+	out, err := api.DescribeStreamSummary(ctx, in)
+	if err != nil {
+		switch {
+		case errorCode(err) == "ResourceNotFoundException":
+			return fmt.Errorf("kinesis stream %q not found in region %s: %w", stream, region, err)
+		case classify(err) == classUnavailable:
+			return fmt.Errorf("%s (region %s): %w", explain(err, stream), region, err)
+		case isNetwork(err) && !errors.Is(err, context.Canceled):
+			return fmt.Errorf("kinesis endpoint %s unreachable: %w", endpoint, err)
+		}
+		return fmt.Errorf("kinesis: describe stream %q in region %s: %w", stream, region, err)
+	}
+	if out.StreamDescriptionSummary == nil {
+		return nil
+	}
+	switch s := out.StreamDescriptionSummary.StreamStatus; s {
+	case types.StreamStatusActive, types.StreamStatusUpdating, "":
+		return nil
+	default:
+		return fmt.Errorf("kinesis stream %q in region %s is %s, not ACTIVE", stream, region, s)
+	}
+}
