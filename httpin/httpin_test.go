@@ -1,0 +1,573 @@
+package httpin
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/pipeline"
+)
+
+// handlerFunc is a fake relay.Handler.
+type handlerFunc func(ctx context.Context, raw []byte) (relay.Result, error)
+
+func (f handlerFunc) Handle(ctx context.Context, raw []byte) (relay.Result, error) {
+	return f(ctx, raw)
+}
+
+// countingHandler answers every event with res, err and counts the calls.
+type countingHandler struct {
+	calls atomic.Int32
+	res   relay.Result
+	err   error
+}
+
+func (h *countingHandler) Handle(context.Context, []byte) (relay.Result, error) {
+	h.calls.Add(1)
+	return h.res, h.err
+}
+
+var forwarded = relay.Result{ID: "e-1", Decision: relay.Forward, Reason: "passed_all_filters",
+	Record: relay.Record{PartitionKey: "9f1c2d3e4f5a6b7c"}}
+
+func defaultOptions() Options {
+	return Options{MaxBodyBytes: 1 << 20, RequestTimeout: 4 * time.Second, MaxInFlight: 16}
+}
+
+// serve starts the handler on a loopback server.
+func serve(t *testing.T, h relay.Handler, opts Options) (*httptest.Server, *Handler) {
+	t.Helper()
+	hd := New(h, opts)
+	srv := httptest.NewServer(hd)
+	t.Cleanup(srv.Close)
+	return srv, hd
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do sends a request with the given body and headers and reads the whole answer.
+func do(t *testing.T, method, url string, body io.Reader, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func post(t *testing.T, url, body string) response {
+	t.Helper()
+	return do(t, http.MethodPost, url, strings.NewReader(body), nil)
+}
+
+func (r response) check(t *testing.T, status int, body string) {
+	t.Helper()
+	if r.status != status || r.body != body {
+		t.Fatalf("got %d %q, want %d %q", r.status, r.body, status, body)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+// fakeSink accepts records or fails with err.
+type fakeSink struct {
+	mu   sync.Mutex
+	recs []relay.Record
+	err  error
+}
+
+func (s *fakeSink) Put(_ context.Context, rec relay.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recs = append(s.recs, rec)
+	return s.err
+}
+
+func (s *fakeSink) Close(context.Context) error { return nil }
+
+// examplePipeline is the real pipeline with the shipped seed example.
+func examplePipeline(t *testing.T, sink relay.Sink) relay.Handler {
+	t.Helper()
+	cfg, err := config.Parse(mustRead(t, filepath.Join("..", "examples", "relay.yaml")), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pipeline.NewRelay(p, sink, nil, nil).Input("http")
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sampleEvent reads one of the example's sample events.
+func sampleEvent(t *testing.T, name string) string {
+	t.Helper()
+	return string(mustRead(t, filepath.Join("..", "examples", "testdata", name)))
+}
+
+// TestContract sends events through the real pipeline and checks each row of the
+// HTTP contract: status and body.
+func TestContract(t *testing.T) {
+	const ok = `"version":"0","id":"e-1","detail-type":"Genesys Cloud Interaction Event","source":"genesys.cloud","region":"us-east-1"`
+	forwardEvent := sampleEvent(t, "seed-forward-no-queue.json")
+	for _, tc := range []struct {
+		name    string
+		body    string
+		sinkErr error
+		status  int
+		want    string
+	}{
+		{"forwarded", forwardEvent, nil, 200,
+			`{"status":"forwarded","partition_key":"b104cbe3b13be646"}` + "\n"},
+		{"dropped", `{` + ok + `,"detail":{"eventCode":"interaction.created","interaction":{"type":"voice"}}}`, nil, 200,
+			`{"status":"dropped","reason":"excluded_event_code"}` + "\n"},
+		{"dropped by a rule error", `{` + ok + `,"detail":{"eventCode":"interaction.wrapup","interaction":{"type":"voice","customAttributes":{"priority_score":"high"}}}}`, nil, 200,
+			`{"status":"dropped","reason":"failed_tier_priority_filter"}` + "\n"},
+		{"empty body", ``, nil, 400,
+			`{"error":"request body is empty; want an EventBridge event (JSON object)"}` + "\n"},
+		{"malformed JSON", `{"id":`, nil, 400,
+			`{"error":"body is not valid JSON: unexpected end of JSON input"}` + "\n"},
+		{"not JSON", `hello`, nil, 400,
+			`{"error":"body is not valid JSON"}` + "\n"},
+		{"base64 string (the seed's defect)", `"eyJpZCI6ImUtMSJ9"`, nil, 400,
+			`{"error":"body is JSON but not an object; want an EventBridge event envelope"}` + "\n"},
+		{"not an envelope", `{"hello":"world"}`, nil, 400,
+			`{"error":"not an EventBridge envelope: \"id\" is missing or empty"}` + "\n"},
+		{"detail missing", `{` + ok + `}`, nil, 400,
+			`{"error":"envelope has no \"detail\" (or it is null)"}` + "\n"},
+		{"detail not an object", `{` + ok + `,"detail":"x"}`, nil, 400,
+			`{"error":"envelope \"detail\" must be a JSON object"}` + "\n"},
+		{"source not allowed", `{"id":"e-1","detail-type":"t","source":"acme.billing","detail":{}}`, nil, 400,
+			`{"error":"event source \"acme.billing\" is not allowed by filter.sources"}` + "\n"},
+		{"sink did not accept in time", forwardEvent, fmt.Errorf("put: %w", context.DeadlineExceeded), 503,
+			`{"error":"not written to Kinesis in time; retry later"}` + "\n"},
+		{"sink unavailable", forwardEvent, fmt.Errorf("put: %w", relay.ErrUnavailable), 503,
+			`{"error":"not written to Kinesis in time; retry later"}` + "\n"},
+		{"record can never be written", forwardEvent, fmt.Errorf("record of 1048577 bytes exceeds kinesis.max_record_bytes: %w", relay.ErrPermanent), 400,
+			`{"error":"record of 1048577 bytes exceeds kinesis.max_record_bytes: permanent failure"}` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &fakeSink{err: tc.sinkErr}
+			srv, _ := serve(t, examplePipeline(t, sink), defaultOptions())
+			resp := post(t, srv.URL, tc.body)
+			resp.check(t, tc.status, tc.want)
+			if tc.status == 503 && resp.header.Get("Retry-After") != "1" {
+				t.Errorf("503 without Retry-After: %v", resp.header)
+			}
+			if n := len(sink.recs); (tc.status == 200 && strings.Contains(tc.want, "forwarded") || tc.sinkErr != nil) != (n == 1) {
+				t.Errorf("sink got %d records", n)
+			}
+		})
+	}
+}
+
+func TestHandleErrorStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		status     int
+		want       string
+		retryAfter string
+	}{
+		{"invalid", relay.Invalid("malformed_json", "body is not valid JSON"), 400, `{"error":"body is not valid JSON"}` + "\n", ""},
+		{"wrapped invalid", fmt.Errorf("decode: %w", relay.ErrInvalid), 400, `{"error":"decode: invalid event"}` + "\n", ""},
+		{"permanent", fmt.Errorf("too big: %w", relay.ErrPermanent), 400, `{"error":"too big: permanent failure"}` + "\n", ""},
+		{"overloaded", fmt.Errorf("queue full: %w", relay.ErrOverloaded), 429, `{"error":"relay overloaded; retry later"}` + "\n", "1"},
+		{"unavailable", relay.ErrUnavailable, 503, `{"error":"not written to Kinesis in time; retry later"}` + "\n", "1"},
+		{"deadline", context.DeadlineExceeded, 503, `{"error":"not written to Kinesis in time; retry later"}` + "\n", "1"},
+		{"canceled", context.Canceled, 503, `{"error":"not written to Kinesis in time; retry later"}` + "\n", "1"},
+		{"unknown", errors.New("boom"), 503, `{"error":"not written to Kinesis in time; retry later"}` + "\n", "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := serve(t, &countingHandler{err: tc.err}, defaultOptions())
+			resp := post(t, srv.URL, `{}`)
+			resp.check(t, tc.status, tc.want)
+			if got := resp.header.Get("Retry-After"); got != tc.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tc.retryAfter)
+			}
+		})
+	}
+}
+
+func TestResponseEscaping(t *testing.T) {
+	h := &countingHandler{res: relay.Result{Decision: relay.Drop, Reason: "rule \"x\"\u2028"}}
+	srv, _ := serve(t, h, defaultOptions())
+	post(t, srv.URL, `{}`).check(t, 200, `{"status":"dropped","reason":"rule \"x\"\u2028"}`+"\n")
+}
+
+// TestBodyPassedVerbatim checks the handler gets the body byte for byte, also when
+// a pooled buffer from a bigger request is reused.
+func TestBodyPassedVerbatim(t *testing.T) {
+	var got [][]byte
+	var mu sync.Mutex
+	h := handlerFunc(func(_ context.Context, raw []byte) (relay.Result, error) {
+		mu.Lock()
+		got = append(got, append([]byte(nil), raw...))
+		mu.Unlock()
+		return forwarded, nil
+	})
+	srv, _ := serve(t, h, defaultOptions())
+	bodies := []string{
+		strings.Repeat("x", 100000),
+		"{\"a\":\"\u2028\"}\n",
+		"",
+		"\x00\xff binary",
+		strings.Repeat("y", 1<<20),
+		"short",
+	}
+	for _, b := range bodies {
+		post(t, srv.URL, b).check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
+	}
+	for i := range bodies {
+		if string(got[i]) != bodies[i] {
+			t.Errorf("body %d: handler got %d bytes %.20q, want %d bytes %.20q", i, len(got[i]), got[i], len(bodies[i]), bodies[i])
+		}
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	h := &countingHandler{res: forwarded}
+	srv, _ := serve(t, h, defaultOptions())
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
+		resp := do(t, m, srv.URL, strings.NewReader(`{}`), nil)
+		resp.check(t, 405, `{"error":"method `+m+` not allowed; POST one EventBridge event"}`+"\n")
+		if a := resp.header.Get("Allow"); a != "POST" {
+			t.Errorf("%s: Allow %q, want POST", m, a)
+		}
+	}
+	resp := do(t, http.MethodHead, srv.URL, nil, nil)
+	if resp.status != 405 || resp.header.Get("Allow") != "POST" {
+		t.Errorf("HEAD: %d %v", resp.status, resp.header)
+	}
+	if n := h.calls.Load(); n != 0 {
+		t.Errorf("handler called %d times", n)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	apiKey := NewAuth("X-Api-Key", []string{"old-key", "new-key"}, "", "")
+	basic := NewAuth("", nil, "relay", "s3cret")
+	both := NewAuth("X-Api-Key", []string{"k1"}, "relay", "s3cret")
+	basicHeader := func(user, pass string) string {
+		r, _ := http.NewRequest("POST", "/", nil)
+		r.SetBasicAuth(user, pass)
+		return r.Header.Get("Authorization")
+	}
+	const denied = `{"error":"missing or wrong credentials"}` + "\n"
+	for _, tc := range []struct {
+		name      string
+		auth      *Auth
+		header    map[string]string
+		ok        bool
+		challenge bool // WWW-Authenticate expected on 401
+	}{
+		{"open endpoint", nil, nil, true, false},
+		{"no key", apiKey, nil, false, false},
+		{"old key", apiKey, map[string]string{"X-Api-Key": "old-key"}, true, false},
+		{"new key", apiKey, map[string]string{"X-Api-Key": "new-key"}, true, false},
+		{"header name is case-insensitive", apiKey, map[string]string{"x-api-key": "new-key"}, true, false},
+		{"wrong key", apiKey, map[string]string{"X-Api-Key": "old-keyx"}, false, false},
+		{"key prefix", apiKey, map[string]string{"X-Api-Key": "old"}, false, false},
+		{"key in another header", apiKey, map[string]string{"Authorization": "old-key"}, false, false},
+		{"basic against a key", apiKey, map[string]string{"Authorization": basicHeader("old-key", "old-key")}, false, false},
+		{"basic right", basic, map[string]string{"Authorization": basicHeader("relay", "s3cret")}, true, false},
+		{"basic wrong password", basic, map[string]string{"Authorization": basicHeader("relay", "wrong")}, false, true},
+		{"basic wrong user", basic, map[string]string{"Authorization": basicHeader("admin", "s3cret")}, false, true},
+		{"basic swapped", basic, map[string]string{"Authorization": basicHeader("s3cret", "relay")}, false, true},
+		{"basic missing", basic, nil, false, true},
+		{"basic malformed", basic, map[string]string{"Authorization": "Basic !!!"}, false, true},
+		{"bearer", basic, map[string]string{"Authorization": "Bearer s3cret"}, false, true},
+		{"both: key", both, map[string]string{"X-Api-Key": "k1"}, true, false},
+		{"both: basic", both, map[string]string{"Authorization": basicHeader("relay", "s3cret")}, true, false},
+		{"both: wrong key, right basic", both, map[string]string{"X-Api-Key": "no", "Authorization": basicHeader("relay", "s3cret")}, true, false},
+		{"both: neither", both, map[string]string{"X-Api-Key": "no"}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &countingHandler{res: forwarded}
+			opts := defaultOptions()
+			opts.Auth = tc.auth
+			srv, _ := serve(t, h, opts)
+			resp := do(t, http.MethodPost, srv.URL, strings.NewReader(`{}`), tc.header)
+			if tc.ok {
+				resp.check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
+				return
+			}
+			resp.check(t, 401, denied)
+			challenge := resp.header.Get("WWW-Authenticate")
+			if tc.challenge && challenge != `Basic realm="genesys-relay"` || !tc.challenge && challenge != "" {
+				t.Errorf("WWW-Authenticate %q", challenge)
+			}
+			if n := h.calls.Load(); n != 0 {
+				t.Errorf("handler called %d times without credentials", n)
+			}
+		})
+	}
+}
+
+func TestNewAuth(t *testing.T) {
+	if a := NewAuth("X-Api-Key", nil, "", ""); a != nil {
+		t.Errorf("nothing configured: %+v, want nil", a)
+	}
+	if a := NewAuth("X-Api-Key", []string{"k"}, "", ""); a == nil || a.Basic || a.Header != "X-Api-Key" {
+		t.Errorf("key only: %+v", a)
+	}
+	if a := NewAuth("", nil, "u", "p"); a == nil || !a.Basic {
+		t.Errorf("basic only: %+v", a)
+	}
+	// Secrets are kept only as digests.
+	a := NewAuth("X-Api-Key", []string{"plain-key"}, "plain-user", "plain-pass")
+	if s := fmt.Sprintf("%+v %#v", a, a); strings.Contains(s, "plain-") {
+		t.Errorf("Auth holds a secret in clear: %s", s)
+	}
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	const limit = 64
+	event := `{"id":"e-1"}`
+	for _, tc := range []struct {
+		name    string
+		size    int
+		chunked bool
+		status  int
+		want    string
+	}{
+		{"at the limit", limit, false, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}` + "\n"},
+		{"Content-Length over the limit", limit + 1, false, 413,
+			`{"error":"body of 65 bytes exceeds http.max_body_bytes (64)"}` + "\n"},
+		{"far over the limit", 10 << 20, false, 413,
+			`{"error":"body of 10485760 bytes exceeds http.max_body_bytes (64)"}` + "\n"},
+		{"chunked at the limit", limit, true, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}` + "\n"},
+		{"chunked over the limit", limit + 1, true, 413,
+			`{"error":"body exceeds http.max_body_bytes (64)"}` + "\n"},
+		{"chunked far over the limit", 1 << 20, true, 413,
+			`{"error":"body exceeds http.max_body_bytes (64)"}` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &countingHandler{res: forwarded}
+			opts := defaultOptions()
+			opts.MaxBodyBytes = limit
+			srv, _ := serve(t, h, opts)
+			body := []byte(event + strings.Repeat(" ", tc.size-len(event)))
+			var r io.Reader = bytes.NewReader(body)
+			if tc.chunked {
+				r = io.MultiReader(r) // unknown length: sent chunked
+			}
+			req, err := http.NewRequest(http.MethodPost, srv.URL, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.chunked && req.ContentLength != 0 {
+				t.Fatalf("request has a length: %d", req.ContentLength)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if !tc.chunked && resp.Request.ContentLength != int64(tc.size) {
+				t.Fatalf("sent Content-Length %d", resp.Request.ContentLength)
+			}
+			if resp.StatusCode != tc.status || string(b) != tc.want {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, b, tc.status, tc.want)
+			}
+			if wantCalls := int32(map[bool]int{true: 1}[tc.status == 200]); h.calls.Load() != wantCalls {
+				t.Errorf("handler called %d times, want %d", h.calls.Load(), wantCalls)
+			}
+		})
+	}
+}
+
+// TestBackpressure fills MaxInFlight with requests blocked in the handler: the next
+// one gets 429 with Retry-After, and once one finishes a new one is served.
+func TestBackpressure(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 8)
+	h := handlerFunc(func(ctx context.Context, raw []byte) (relay.Result, error) {
+		if string(raw) == "block" {
+			entered <- struct{}{}
+			<-release
+		}
+		return forwarded, nil
+	})
+	opts := defaultOptions()
+	opts.MaxInFlight = 2
+	srv, hd := serve(t, h, opts)
+
+	var wg sync.WaitGroup
+	statuses := make(chan int, 2)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader("block"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case <-entered:
+		case <-time.After(5 * time.Second):
+			t.Fatal("blocked requests did not reach the handler")
+		}
+	}
+	resp := post(t, srv.URL, "fast")
+	resp.check(t, 429, `{"error":"too many requests in flight; retry later"}`+"\n")
+	if ra := resp.header.Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After %q, want 1", ra)
+	}
+	close(release)
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 200 {
+			t.Errorf("blocked request answered %d", s)
+		}
+	}
+	post(t, srv.URL, "fast").check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
+	if got := counter(t, hd, "429"); got != 1 {
+		t.Errorf("requests_total{code=429} = %v, want 1", got)
+	}
+}
+
+// TestRequestTimeout checks the handler's context carries the RequestTimeout
+// deadline and a handler that waits for it is answered 503 in time.
+func TestRequestTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	deadlines := make(chan time.Duration, 1)
+	h := handlerFunc(func(ctx context.Context, raw []byte) (relay.Result, error) {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			deadlines <- -1
+			return forwarded, nil
+		}
+		deadlines <- time.Until(dl)
+		if string(raw) == "wait" {
+			<-ctx.Done()
+			return relay.Result{}, fmt.Errorf("put: %w", ctx.Err())
+		}
+		return forwarded, nil
+	})
+	opts := defaultOptions()
+	opts.RequestTimeout = timeout
+	srv, _ := serve(t, h, opts)
+
+	post(t, srv.URL, "now").check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
+	if left := <-deadlines; left <= 0 || left > timeout {
+		t.Fatalf("handler context deadline in %v, want within %v", left, timeout)
+	}
+	start := time.Now()
+	resp := post(t, srv.URL, "wait")
+	elapsed := time.Since(start)
+	<-deadlines
+	resp.check(t, 503, `{"error":"not written to Kinesis in time; retry later"}`+"\n")
+	if elapsed < timeout || elapsed > timeout+2*time.Second {
+		t.Errorf("answered after %v, want about %v", elapsed, timeout)
+	}
+}
+
+// TestTruncatedBody sends fewer bytes than Content-Length announces and closes its
+// side: the body cannot be read and the handler is not called.
+func TestTruncatedBody(t *testing.T) {
+	h := &countingHandler{res: forwarded}
+	srv, _ := serve(t, h, defaultOptions())
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"id\":")
+	conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 408 || h.calls.Load() != 0 {
+		t.Fatalf("status %d, handler calls %d", resp.StatusCode, h.calls.Load())
+	}
+}
+
+func TestRequestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	opts := defaultOptions()
+	opts.Registerer = reg
+	opts.Auth = NewAuth("X-Api-Key", []string{"k"}, "", "")
+	h := &countingHandler{res: forwarded}
+	srv, hd := serve(t, h, opts)
+	key := map[string]string{"X-Api-Key": "k"}
+	do(t, http.MethodPost, srv.URL, strings.NewReader("{}"), key)
+	do(t, http.MethodPost, srv.URL, strings.NewReader("{}"), key)
+	do(t, http.MethodPost, srv.URL, strings.NewReader("{}"), nil)
+	do(t, http.MethodGet, srv.URL, nil, key)
+	for code, want := range map[string]float64{"200": 2, "401": 1, "405": 1, "400": 0, "413": 0, "429": 0, "503": 0} {
+		if got := counter(t, hd, code); got != want {
+			t.Errorf("requests_total{code=%s} = %v, want %v", code, got, want)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 1 || mfs[0].GetName() != "genesys_relay_http_requests_total" || len(mfs[0].Metric) != 9 {
+		t.Fatalf("registered %v", mfs)
+	}
+}
+
+func counter(t *testing.T, hd *Handler, code string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := hd.reqs.WithLabelValues(code).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
