@@ -84,6 +84,9 @@ type SQS struct {
 	VisibilityTimeout time.Duration `yaml:"visibility_timeout"`
 	HandleTimeout     time.Duration `yaml:"handle_timeout"`
 	RetryDelay        time.Duration `yaml:"retry_delay"`
+	// DeleteInvalid deletes messages that can never succeed instead of leaving them
+	// for the queue's redrive policy (off: they reach the dead-letter queue).
+	DeleteInvalid bool `yaml:"delete_invalid"`
 }
 
 // Filter is the source allow-list and the ordered rules.
