@@ -97,6 +97,11 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case hd.sem <- struct{}{}:
 		defer func() { <-hd.sem }()
 	default:
+		// Take in what the sender is sending before refusing it: closing a
+		// connection with unread data resets it, and the sender would see a
+		// broken connection instead of 429. io.Discard reads through a small
+		// pooled buffer, and the body is bounded by MaxBodyBytes.
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, hd.opts.MaxBodyBytes))
 		w.Header().Set("Retry-After", "1")
 		hd.fail(w, http.StatusTooManyRequests, "too many requests in flight; retry later")
 		return
@@ -116,7 +121,11 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hd.fail(w, http.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
 			return
 		}
-		hd.fail(w, http.StatusRequestTimeout, "could not read the request body: "+err.Error())
+		// The body did not arrive in time or the connection broke: the event may
+		// well be valid, so the sender should retry it, not dead-letter it (as
+		// EventBridge does with 408).
+		w.Header().Set("Retry-After", "1")
+		hd.fail(w, http.StatusServiceUnavailable, "could not read the request body: "+err.Error()+"; retry later")
 		return
 	}
 

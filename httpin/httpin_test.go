@@ -532,7 +532,7 @@ func TestTruncatedBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 408 || h.calls.Load() != 0 {
+	if resp.StatusCode != 503 || h.calls.Load() != 0 {
 		t.Fatalf("status %d, handler calls %d", resp.StatusCode, h.calls.Load())
 	}
 }
