@@ -460,10 +460,13 @@ func TestBackpressure(t *testing.T) {
 			t.Fatal("blocked requests did not reach the handler")
 		}
 	}
-	resp := post(t, srv.URL, "fast")
-	resp.check(t, 429, `{"error":"too many requests in flight; retry later"}`+"\n")
-	if ra := resp.header.Get("Retry-After"); ra != "1" {
-		t.Errorf("Retry-After %q, want 1", ra)
+	// A large body is refused the same way (and read before the answer).
+	for _, body := range []string{"fast", strings.Repeat(" ", 512<<10)} {
+		resp := post(t, srv.URL, body)
+		resp.check(t, 429, `{"error":"too many requests in flight; retry later"}`+"\n")
+		if ra := resp.header.Get("Retry-After"); ra != "1" {
+			t.Errorf("Retry-After %q, want 1", ra)
+		}
 	}
 	close(release)
 	wg.Wait()
@@ -474,8 +477,8 @@ func TestBackpressure(t *testing.T) {
 		}
 	}
 	post(t, srv.URL, "fast").check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
-	if got := counter(t, hd, "429"); got != 1 {
-		t.Errorf("requests_total{code=429} = %v, want 1", got)
+	if got := counter(t, hd, "429"); got != 2 {
+		t.Errorf("requests_total{code=429} = %v, want 2", got)
 	}
 }
 
@@ -516,7 +519,8 @@ func TestRequestTimeout(t *testing.T) {
 }
 
 // TestTruncatedBody sends fewer bytes than Content-Length announces and closes its
-// side: the body cannot be read and the handler is not called.
+// side: the body cannot be read, the handler is not called, and the answer is one
+// EventBridge retries.
 func TestTruncatedBody(t *testing.T) {
 	h := &countingHandler{res: forwarded}
 	srv, _ := serve(t, h, defaultOptions())
@@ -532,8 +536,8 @@ func TestTruncatedBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 503 || h.calls.Load() != 0 {
-		t.Fatalf("status %d, handler calls %d", resp.StatusCode, h.calls.Load())
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || h.calls.Load() != 0 {
+		t.Fatalf("status %d, Retry-After %q, handler calls %d", resp.StatusCode, resp.Header.Get("Retry-After"), h.calls.Load())
 	}
 }
 
