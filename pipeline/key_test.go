@@ -59,16 +59,12 @@ func TestSeedPartitionKeys(t *testing.T) {
 	}
 }
 
-func TestFNV64a(t *testing.T) {
+// TestFNV64aMatchesStdlib compares the key hash with hash/fnv over inputs of
+// several lengths (TestFNV64aVectors has the published vectors).
+func TestFNV64aMatchesStdlib(t *testing.T) {
 	for _, in := range []string{"", "a", "foobar", "q-1", "6f03675a-1600-435a-8999-50d836f675cc", "Retención", strings.Repeat("x", 1000)} {
 		got := fnv64a(in)
 		if want := fnvKey(in); got != want || len(got) != 16 {
-			t.Errorf("fnv64a(%q) = %s, want %s", in, got, want)
-		}
-	}
-	// Published FNV-1a 64 test vectors.
-	for in, want := range map[string]string{"": "cbf29ce484222325", "a": "af63dc4c8601ec8c", "foobar": "85944171f73967e8"} {
-		if got := fnv64a(in); got != want {
 			t.Errorf("fnv64a(%q) = %s, want %s", in, got, want)
 		}
 	}
