@@ -69,6 +69,11 @@ func Decode(raw []byte) (*Envelope, map[string]any, error) {
 	if w.ID != nil {
 		partial.ID = *w.ID
 	}
+	if k, dup := duplicateKey(raw); dup {
+		// encoding/json keeps the last of two values, a consumer of the record
+		// may keep the first: refuse rather than guess.
+		return partial, nil, relay.Invalid("duplicate_key", fmt.Sprintf("envelope key %q appears more than once (keys match case-insensitively); ambiguous event", k))
+	}
 	for _, f := range [...]struct {
 		name string
 		v    *string
@@ -100,6 +105,52 @@ func Decode(raw []byte) (*Envelope, map[string]any, error) {
 		}
 	}
 	return e, detail, nil
+}
+
+// duplicateKey returns a top-level key of the JSON object raw that appears twice,
+// comparing keys as encoding/json matches them to the envelope's fields:
+// unescaped, and ignoring case. raw must be valid JSON. Keys inside values
+// are not compared: detail is forwarded verbatim.
+func duplicateKey(raw []byte) (string, bool) {
+	var buf [16][]byte
+	keys := buf[:0]
+	depth, expectKey := 0, false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '"':
+			j := i + 1
+			for ; j < len(raw) && raw[j] != '"'; j++ {
+				if raw[j] == '\\' {
+					j++
+				}
+			}
+			if depth == 1 && expectKey {
+				k := raw[i+1 : j]
+				if bytes.IndexByte(k, '\\') >= 0 {
+					var s string
+					if json.Unmarshal(raw[i:j+1], &s) == nil {
+						k = []byte(s)
+					}
+				}
+				for _, prev := range keys {
+					if bytes.EqualFold(prev, k) {
+						return string(k), true
+					}
+				}
+				keys = append(keys, k)
+				expectKey = false
+			}
+			i = j
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		}
+	}
+	return "", false
 }
 
 // eventMap is the envelope as the rules' event variable sees it.
