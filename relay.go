@@ -81,7 +81,8 @@ type Sink interface {
 }
 
 // Handler runs one raw envelope through the pipeline to its end (forwarded, dropped,
-// or rejected). Every input calls a Handler.
+// or rejected). Every input calls a Handler. raw is only valid during the call: the
+// input may reuse its buffer afterwards, so a Handler copies what it keeps.
 type Handler interface {
 	Handle(ctx context.Context, raw []byte) (Result, error)
 }
