@@ -1,0 +1,104 @@
+package reliability
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+)
+
+// TestDeadlineWhenKinesisHangs: while every Kinesis call hangs, each caller
+// hears 503 with Retry-After after http.request_timeout and before
+// EventBridge's 5 s, and once the callers have given up their records are never
+// sent again: after the hang clears no call carries them, and the writer has
+// counted each as failed or abandoned.
+func TestDeadlineWhenKinesisHangs(t *testing.T) {
+	awsEnv(t)
+	tp := newTap(t, 2, kinesistest.Faults{})
+	reg := prometheus.NewRegistry()
+	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
+	d := startDaemon(t, daemon.Options{Config: cfg, Registry: reg})
+	timeout := cfg.HTTP.RequestTimeout
+	const eventBridgeTimeout = 5 * time.Second
+	tp.SetFaults(kinesistest.Faults{HangRate: 1, MaxHang: 30 * time.Second})
+
+	const n = 16
+	id := func(i int) string { return fmt.Sprintf("dl-%02d", i) }
+	replies := make([]reply, n)
+	client := newClient(n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = send(client, d.url, event(id(i), "q-deadline"))
+		}()
+	}
+	wg.Wait()
+	cleared := time.Now()
+	tp.SetFaults(kinesistest.Faults{})
+
+	var slowest, fastest time.Duration
+	for i, r := range replies {
+		if i == 0 || r.elapsed > slowest {
+			slowest = r.elapsed
+		}
+		if i == 0 || r.elapsed < fastest {
+			fastest = r.elapsed
+		}
+		if r.code != http.StatusServiceUnavailable || r.retryAfter == "" || !strings.Contains(r.errMsg, "retry") {
+			t.Errorf("event %s: %d %q (Retry-After %q, err %v), want 503 with Retry-After", id(i), r.code, r.raw, r.retryAfter, r.err)
+		}
+		if r.elapsed >= eventBridgeTimeout || r.elapsed < timeout-250*time.Millisecond {
+			t.Errorf("event %s answered after %s, want between %s and %s", id(i), r.elapsed, timeout-250*time.Millisecond, eventBridgeTimeout)
+		}
+	}
+	t.Logf("Kinesis hanging: %d callers answered 503 after %s to %s (http.request_timeout %s)", n, fastest.Round(time.Millisecond), slowest.Round(time.Millisecond), timeout)
+
+	// A record whose caller has gone is not retried: wait for longer than the
+	// longest backoff plus a call, then look for attempts after the hang cleared.
+	wait := 2*cfg.Kinesis.RetryMax + 500*time.Millisecond
+	time.Sleep(wait)
+	before, after := 0, 0
+	for _, c := range tp.Calls() {
+		for _, cid := range c.ids {
+			if strings.HasPrefix(cid, "dl-") {
+				if c.start.After(cleared) {
+					after++
+				} else {
+					before++
+				}
+			}
+		}
+	}
+	failed := metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "failed")
+	abandoned := metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "abandoned")
+	queued := metricValue(t, reg, "genesys_relay_kinesis_queued_records")
+	retryable := metricValue(t, reg, "genesys_relay_events_failed_total", "input", "http", "class", "retryable")
+	t.Logf("attempts while hanging: %d; after the hang cleared (%s watched): %d; writer: %.0f failed, %.0f abandoned, %.0f still queued",
+		before, wait, after, failed, abandoned, queued)
+	if after != 0 {
+		t.Errorf("%d attempts of records whose callers had given up were sent after the hang cleared", after)
+	}
+	if before == 0 {
+		t.Errorf("no attempt reached Kinesis while it hung")
+	}
+	if failed+abandoned != n || queued != 0 || retryable != n {
+		t.Errorf("writer: %.0f failed + %.0f abandoned, %.0f queued; %.0f retryable failures: want %d records given up, none queued", failed, abandoned, queued, retryable, n)
+	}
+	if got := tp.Stored(); got != 0 {
+		t.Errorf("%d records stored while every call hung", got)
+	}
+
+	// The relay serves again at once.
+	if r := send(client, d.url, event("dl-after", "q-deadline")); !forwardedOK(r, "q-deadline") {
+		t.Errorf("after the hang: %d %q, want 200 forwarded", r.code, r.raw)
+	}
+}

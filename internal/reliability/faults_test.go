@@ -1,0 +1,192 @@
+package reliability
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+)
+
+// TestNoLossUnderFaults sends 20,000 distinct events from 64 concurrent senders
+// through the relay to a Kinesis that throttles 20% of records, fails 5% of
+// calls with 500 or 503 and adds latency, with http.max_in_flight below the
+// number of senders so that some requests are refused with 429. Every event
+// answered 200 must be in the stream, every other answer must be 429 or 503, no
+// record may be sent again once stored, and a sender that retries its 429 and
+// 503 answers, as EventBridge does, must end with every event stored once.
+func TestNoLossUnderFaults(t *testing.T) {
+	awsEnv(t)
+	n := size(20000, 3000)
+	const senders = 64
+	faults := kinesistest.Faults{
+		RecordThrottleRate:     0.20,
+		InternalFailureRate:    0.025,
+		ServiceUnavailableRate: 0.025,
+		Latency:                2 * time.Millisecond,
+		Jitter:                 4 * time.Millisecond,
+	}
+	tp := newTap(t, 1, faults)
+	reg := prometheus.NewRegistry()
+	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "http.max_in_flight": 56})
+	d := startDaemon(t, daemon.Options{Config: cfg, Registry: reg})
+	client := newClient(senders)
+
+	id := func(i int) string { return fmt.Sprintf("nl-%06d", i) }
+	queue := func(i int) string { return fmt.Sprintf("q-%03d", i%200) }
+	var first, retried counts
+	var violations atomic.Int64
+	check := func(i int, r reply) {
+		ok := false
+		switch r.code {
+		case http.StatusOK:
+			ok = forwardedOK(r, queue(i))
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			ok = r.retryAfter != "" && r.errMsg != ""
+		}
+		if !ok && violations.Add(1) <= 10 {
+			t.Errorf("event %s: answer %d %q (err %v), want 200 forwarded with key %s, or 429/503 with Retry-After and an error", id(i), r.code, r.raw, r.err, keyOf(queue(i)))
+		}
+	}
+
+	// First pass: every event once.
+	start := time.Now()
+	firstCode := make([]int, n)
+	var next atomic.Int64
+	run := func(work func()) {
+		var wg sync.WaitGroup
+		for range senders {
+			wg.Add(1)
+			go func() { defer wg.Done(); work() }()
+		}
+		wg.Wait()
+	}
+	run(func() {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			r := send(client, d.url, event(id(i), queue(i)))
+			firstCode[i] = r.code
+			first.add(r.code)
+			check(i, r)
+			if r.code != http.StatusOK {
+				time.Sleep(25 * time.Millisecond) // a refused sender backs off a little
+			}
+		}
+	})
+	firstPass := time.Since(start)
+
+	// Second pass: retry every refused event until it is accepted.
+	var again []int
+	for i, c := range firstCode {
+		if c != http.StatusOK {
+			again = append(again, i)
+		}
+	}
+	next.Store(0)
+	run(func() {
+		for k := int(next.Add(1) - 1); k < len(again); k = int(next.Add(1) - 1) {
+			i := again[k]
+			for attempt := 1; ; attempt++ {
+				r := send(client, d.url, event(id(i), queue(i)))
+				retried.add(r.code)
+				check(i, r)
+				if r.code == http.StatusOK || attempt == 50 {
+					break
+				}
+				time.Sleep(time.Duration(min(attempt, 10)) * 10 * time.Millisecond)
+			}
+		}
+	})
+	if err := d.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	elapsed := time.Since(start)
+
+	// What landed: every event, once, with its key.
+	recs := tp.Records()
+	stored := storedIDs(recs)
+	lostAcked, missing, dupIDs := 0, 0, 0
+	for i := range n {
+		switch c := stored[id(i)]; {
+		case c == 0 && firstCode[i] == http.StatusOK:
+			lostAcked++
+			if lostAcked <= 10 {
+				t.Errorf("event %s was answered 200 but is not in the stream", id(i))
+			}
+		case c == 0:
+			missing++
+		case c > 1:
+			dupIDs++
+		}
+	}
+	for _, r := range recs {
+		var i int
+		if _, err := fmt.Sscanf(traceID(r.Data), "nl-%d", &i); err != nil || i >= n {
+			t.Errorf("unexpected record in the stream: %q", r.Data)
+		} else if r.PartitionKey != keyOf(queue(i)) {
+			t.Errorf("record %s has partition key %s, want %s", id(i), r.PartitionKey, keyOf(queue(i)))
+		}
+	}
+
+	// How it was sent: the call log against the server's counters and the
+	// writer's metrics.
+	st := tp.Stats()
+	s := summarize(tp.Calls())
+	resent := 0
+	for sid, h := range s.perID {
+		if h.stored > 1 || (h.stored == 1 && h.lastStart.After(h.storedAt)) {
+			resent++
+			if resent <= 10 {
+				t.Errorf("record %s was sent again after it was stored (%d attempts, stored %d times)", sid, h.attempts, h.stored)
+			}
+		}
+	}
+	accepted := metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "accepted")
+	retries := metricValue(t, reg, "genesys_relay_kinesis_retries_total")
+	forwarded := metricValue(t, reg, "genesys_relay_events_forwarded_total", "input", "http")
+
+	t.Logf("%d events from %d senders in %s (first pass %s, %.0f events/s); faults: %.0f%% of records throttled, %.1f%% of calls failed with 500/503, latency %s+%s",
+		n, senders, elapsed.Round(time.Millisecond), firstPass.Round(time.Millisecond), float64(n)/firstPass.Seconds(),
+		100*float64(st.FailedRecords)/float64(max(st.RecordsReceived, 1)), 100*float64(st.FailedCalls)/float64(max(st.Calls, 1)),
+		faults.Latency, faults.Jitter)
+	t.Logf("first pass answers %v; retries of refused events answered %v", &first, &retried)
+	t.Logf("kinesis: %d PutRecords calls (%d failed), %d records received, %d stored, %d failed one by one, %d in failed calls; writer resent %.0f records; duplicates %d; events answered 200 but not stored: %d",
+		st.Calls, st.FailedCalls, st.RecordsReceived, st.Stored, st.FailedRecords, s.failedInCalls, retries, st.Duplicates, lostAcked)
+
+	if lostAcked != 0 || missing != 0 {
+		t.Errorf("lost %d events answered 200; %d events missing after the retries", lostAcked, missing)
+	}
+	if len(recs) != n || dupIDs != 0 || st.Duplicates != 0 {
+		t.Errorf("%d records stored for %d events (%d events more than once, %d duplicates): the test server stores nothing of a failed call, so a duplicate means a record was sent again after success",
+			len(recs), n, dupIDs, st.Duplicates)
+	}
+	if first.get(http.StatusOK)+first.get(http.StatusTooManyRequests)+first.get(http.StatusServiceUnavailable) != n {
+		t.Errorf("first pass answers %v: want only 200, 429 and 503", &first)
+	}
+	// Every record sent was stored, refused on its own, or in a call that failed.
+	if int64(s.attempts) != st.RecordsReceived || int64(s.storedN) != st.Stored || int64(s.failedRecords) != st.FailedRecords ||
+		st.RecordsReceived != st.Stored+st.FailedRecords+int64(s.failedInCalls) {
+		t.Errorf("call log (%d sent = %d stored + %d refused + %d in failed calls) does not match the server (%d received, %d stored, %d refused)",
+			s.attempts, s.storedN, s.failedRecords, s.failedInCalls, st.RecordsReceived, st.Stored, st.FailedRecords)
+	}
+	// The writer sends a record again only after a failed attempt: the resends
+	// are exactly the attempts beyond the first of each record.
+	if int(retries) != s.attempts-len(s.perID) || int64(accepted) != st.Stored {
+		t.Errorf("writer: %.0f records resent, %.0f accepted; call log: %d attempts of %d records (%d resends), %d stored",
+			retries, accepted, s.attempts, len(s.perID), s.attempts-len(s.perID), st.Stored)
+	}
+	if ok := first.get(http.StatusOK) + retried.get(http.StatusOK); int(forwarded) != ok {
+		t.Errorf("relay counted %.0f events forwarded, senders got %d answers 200", forwarded, ok)
+	}
+	if st.FailedRecords == 0 || st.FailedCalls == 0 {
+		t.Errorf("no faults were injected (%+v)", st)
+	}
+	if violations.Load() > 0 {
+		t.Errorf("%d answers broke the HTTP contract", violations.Load())
+	}
+}

@@ -1,0 +1,540 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+)
+
+// streamName is the stream of examples/relay.yaml, which every test uses.
+const streamName = "genesys-interactions-stream"
+
+// size picks the full count for the default run and a smaller one under -short
+// or the race detector.
+func size(full, reduced int) int {
+	if testing.Short() || raceEnabled {
+		return reduced
+	}
+	return full
+}
+
+// awsEnv gives the SDK dummy credentials and hides any endpoint or profile the
+// environment sets, so that the relay reaches only the test server.
+func awsEnv(t testing.TB) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	for _, v := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS",
+		"RELAY_LISTEN", "RELAY_METRICS_LISTEN", "RELAY_SINK", "KINESIS_STREAM_NAME", "KINESIS_ENDPOINT", "SQS_QUEUE_URL"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+}
+
+// --- events ---
+
+// event is a seed-shaped event that examples/relay.yaml forwards; its partition
+// key is keyOf(queue).
+func event(id, queue string) []byte {
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"Genesys Cloud Interaction Event","source":"genesys.cloud",`+
+		`"account":"123456789012","time":"2026-11-27T12:00:00Z","region":"us-east-1","resources":[],`+
+		`"detail":{"eventCode":"interaction.wrapup","id":"evt","interaction":{"id":"i-%s","type":"voice","state":"connected",`+
+		`"routing":{"queue":{"id":%q,"name":"Sales"}},"customAttributes":{"customer_tier":"enterprise","priority_score":"85"}}}}`,
+		id, id, queue))
+}
+
+// keyOf is the partition key examples/relay.yaml gives an event of queue.
+func keyOf(queue string) string {
+	h := fnv.New64a()
+	h.Write([]byte(queue))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// traceID returns the trace_id of a record written by the relay.
+func traceID(data []byte) string {
+	// The relay writes trace_id last (no enrich.fields in the examples): look
+	// there first, as decoding every record of a 256 KiB event is slow.
+	if i := bytes.LastIndex(data, []byte(`"trace_id":"`)); i >= 0 {
+		rest := data[i+len(`"trace_id":"`):]
+		if j := bytes.IndexByte(rest, '"'); j >= 0 && bytes.IndexByte(rest[:j], '\\') < 0 && string(rest[j:]) == `"}` {
+			return string(rest[:j])
+		}
+	}
+	var r struct {
+		TraceID string `json:"trace_id"`
+	}
+	if json.Unmarshal(data, &r) != nil {
+		return ""
+	}
+	return r.TraceID
+}
+
+// storedIDs counts the records of the log by trace id.
+func storedIDs(recs []kinesistest.Record) map[string]int {
+	m := make(map[string]int, len(recs))
+	for _, r := range recs {
+		m[traceID(r.Data)]++
+	}
+	return m
+}
+
+// --- configuration ---
+
+// writeConfig writes examples/relay.yaml with its tests removed, listening on a
+// free port, with the given settings (dotted keys, e.g. "http.max_in_flight")
+// replaced or added, and returns the file's path.
+func writeConfig(t testing.TB, set map[string]any) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "relay.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	deleteKey(root, "tests")
+	setKey(t, root, "listen", "127.0.0.1:0")
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		setKey(t, root, k, set[k])
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "relay.yaml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// loadConfig is writeConfig followed by config.Load, for a daemon in process.
+func loadConfig(t testing.TB, set map[string]any) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(writeConfig(t, set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func deleteKey(m *yaml.Node, key string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content = append(m.Content[:i], m.Content[i+2:]...)
+			return
+		}
+	}
+}
+
+func setKey(t testing.TB, m *yaml.Node, path string, v any) {
+	t.Helper()
+	key, rest, nested := strings.Cut(path, ".")
+	var val *yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			val = m.Content[i+1]
+		}
+	}
+	if val == nil {
+		val = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, val)
+	}
+	if nested {
+		setKey(t, val, rest, v)
+		return
+	}
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	*val = n
+}
+
+// --- the Kinesis side ---
+
+// tapServer is a kinesistest.Server behind a listener of its own that logs every
+// PutRecords call: when it started and ended, the trace ids it carried and which
+// of them were stored. The record log says what landed; the call log says how
+// often each record was sent, which proves that only failed records are sent
+// again.
+type tapServer struct {
+	*kinesistest.Server
+	url string
+	hs  *http.Server
+
+	mu    sync.Mutex
+	calls []putCall
+}
+
+// putCall is one PutRecords call seen by a tapServer.
+type putCall struct {
+	start, end time.Time
+	ids        []string // trace id of each record, in request order
+	stored     []bool   // whether each record was stored
+	status     int      // 0 when the call was aborted without an answer
+}
+
+// newTap starts a kinesistest server with the examples' stream and the given
+// faults, and a tap in front of it; both close when the test ends.
+func newTap(t testing.TB, seed uint64, f kinesistest.Faults) *tapServer {
+	t.Helper()
+	tp := &tapServer{Server: kinesistest.New(kinesistest.Options{Streams: []string{streamName}, Seed: seed, Faults: f})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.url = "http://" + ln.Addr().String()
+	tp.hs = &http.Server{Handler: tp, ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}
+	go func() { _ = tp.hs.Serve(ln) }()
+	t.Cleanup(func() {
+		tp.Server.Close() // releases held calls
+		_ = tp.hs.Close()
+	})
+	return tp
+}
+
+// URL is the endpoint the relay is configured with.
+func (tp *tapServer) URL() string { return tp.url }
+
+func (tp *tapServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("X-Amz-Target") != "Kinesis_20131202.PutRecords" {
+		tp.Server.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	c := putCall{start: time.Now(), ids: requestIDs(body)}
+	rec := &recorder{ResponseWriter: w}
+	defer func() { // also when the server aborts the call
+		c.end = time.Now()
+		c.status = rec.status
+		c.stored = responseStored(rec.body.Bytes(), len(c.ids), rec.status)
+		tp.mu.Lock()
+		tp.calls = append(tp.calls, c)
+		tp.mu.Unlock()
+	}()
+	tp.Server.ServeHTTP(rec, r)
+}
+
+// Calls returns the PutRecords calls answered or aborted so far.
+func (tp *tapServer) Calls() []putCall {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return append([]putCall(nil), tp.calls...)
+}
+
+func requestIDs(body []byte) []string {
+	var req struct {
+		Records []struct{ Data []byte }
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return nil
+	}
+	ids := make([]string, len(req.Records))
+	for i, r := range req.Records {
+		ids[i] = traceID(r.Data)
+	}
+	return ids
+}
+
+func responseStored(body []byte, n, status int) []bool {
+	stored := make([]bool, n)
+	if status != http.StatusOK {
+		return stored
+	}
+	var resp struct {
+		Records []struct{ SequenceNumber, ErrorCode string }
+	}
+	if json.Unmarshal(body, &resp) != nil || len(resp.Records) != n {
+		return stored
+	}
+	for i, r := range resp.Records {
+		stored[i] = r.SequenceNumber != "" && r.ErrorCode == ""
+	}
+	return stored
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+// sendings sums up a call log per record.
+type sendings struct {
+	attempts, storedN, failedInCalls, failedRecords int
+	perID                                           map[string]*sendHistory
+}
+
+// sendHistory is what happened to one trace id across calls.
+type sendHistory struct {
+	attempts, stored int
+	storedAt         time.Time // end of the call that stored it
+	lastStart        time.Time // start of the last call that carried it
+}
+
+func summarize(calls []putCall) sendings {
+	s := sendings{perID: map[string]*sendHistory{}}
+	for _, c := range calls {
+		for i, id := range c.ids {
+			h := s.perID[id]
+			if h == nil {
+				h = &sendHistory{}
+				s.perID[id] = h
+			}
+			h.attempts++
+			if c.start.After(h.lastStart) {
+				h.lastStart = c.start
+			}
+			s.attempts++
+			switch {
+			case c.stored[i]:
+				s.storedN++
+				h.stored++
+				h.storedAt = c.end
+			case c.status == http.StatusOK:
+				s.failedRecords++
+			default:
+				s.failedInCalls++
+			}
+		}
+	}
+	return s
+}
+
+// --- the relay in process ---
+
+// running is a daemon started by startDaemon.
+type running struct {
+	url  string // ingest URL, e.g. http://127.0.0.1:1234/eventbridge
+	base string // http://127.0.0.1:1234
+	stop func() error
+}
+
+// startDaemon runs daemon.Run in process until the test ends or stop is called.
+func startDaemon(t testing.TB, o daemon.Options) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 1)
+	o.Listening = func(in, _ net.Addr) { addrs <- in }
+	errc := make(chan error, 1)
+	go func() { errc <- daemon.Run(ctx, o) }()
+	r := &running{}
+	select {
+	case a := <-addrs:
+		r.base = "http://" + a.String()
+		r.url = r.base + o.Config.HTTP.Path
+	case err := <-errc:
+		cancel()
+		t.Fatalf("daemon did not start: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("daemon did not start within 20s")
+	}
+	var once sync.Once
+	var stopErr error
+	r.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case stopErr = <-errc:
+			case <-time.After(30 * time.Second):
+				stopErr = fmt.Errorf("daemon did not stop within 30s")
+			}
+		})
+		return stopErr
+	}
+	t.Cleanup(func() { _ = r.stop() })
+	return r
+}
+
+// metricValue returns the value of a counter or gauge in reg whose labels
+// include the given name=value pairs; 0 when there is none.
+func metricValue(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// scrapeValue returns the value of the series line (e.g.
+// `genesys_relay_http_requests_total{code="429"}`) in a /metrics text body.
+func scrapeValue(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
+
+// --- the sender side ---
+
+// reply is an answer of the relay as a sender sees it.
+type reply struct {
+	code       int
+	status     string // "forwarded" or "dropped" for 200
+	key        string // partition_key of a forwarded event
+	reason     string
+	errMsg     string // "error" of a failure
+	retryAfter string
+	elapsed    time.Duration
+	raw        []byte
+	err        error // transport error; code is 0
+}
+
+// newClient returns a client keeping up to conns connections to the relay.
+func newClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxIdleConns: conns,
+		IdleConnTimeout: 30 * time.Second}, Timeout: 30 * time.Second}
+}
+
+// send POSTs body to url as EventBridge does; hdr are header name/value pairs.
+func send(client *http.Client, url string, body []byte, hdr ...string) reply {
+	return do(client, http.MethodPost, url, body, hdr...)
+}
+
+func do(client *http.Client, method, url string, body []byte, hdr ...string) reply {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return reply{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return reply{err: err, elapsed: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	r := reply{code: resp.StatusCode, raw: raw, err: err, elapsed: time.Since(start), retryAfter: resp.Header.Get("Retry-After")}
+	var m struct {
+		Status       string `json:"status"`
+		PartitionKey string `json:"partition_key"`
+		Reason       string `json:"reason"`
+		Error        string `json:"error"`
+	}
+	if json.Unmarshal(raw, &m) == nil {
+		r.status, r.key, r.reason, r.errMsg = m.Status, m.PartitionKey, m.Reason, m.Error
+	}
+	return r
+}
+
+// counts is a concurrency-safe tally of answers by status code (0: transport
+// error).
+type counts struct {
+	mu sync.Mutex
+	m  map[int]int
+}
+
+func (c *counts) add(code int) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[int]int{}
+	}
+	c.m[code]++
+	c.mu.Unlock()
+}
+
+func (c *counts) get(code int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[code]
+}
+
+func (c *counts) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprint(c.m)
+}
+
+// forwardedOK reports whether r is the 200 "forwarded" answer for queue's key.
+func forwardedOK(r reply, queue string) bool {
+	return r.code == http.StatusOK && r.status == "forwarded" && r.key == keyOf(queue)
+}
+
+var discardLog = log.New(io.Discard, "", 0)
