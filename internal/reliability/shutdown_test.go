@@ -1,0 +1,144 @@
+package reliability
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+)
+
+// TestSIGTERMDrains sends SIGTERM to the relay binary while 64 senders keep
+// requests in flight against a Kinesis that takes 800 ms a call. The relay must
+// stop accepting connections at once, answer every request it had accepted
+// (200 for those Kinesis accepted), flush, and exit 0 within shutdown_timeout.
+// Afterwards the stream holds exactly the events answered 200.
+func TestSIGTERMDrains(t *testing.T) {
+	const shutdownTimeout = 10 * time.Second
+	const latency = 800 * time.Millisecond
+	tp := newTap(t, 4, kinesistest.Faults{})
+	c := startChild(t, writeConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "shutdown_timeout": shutdownTimeout.String()}))
+	tp.SetFaults(kinesistest.Faults{Latency: latency, Jitter: 50 * time.Millisecond})
+
+	const senders = 64
+	// A connection per request, so that a refused connection (never accepted)
+	// is told apart from a request the relay read and did not answer.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+	var (
+		next       atomic.Int64
+		sigAt      atomic.Pointer[time.Time]
+		answers    counts
+		refused    atomic.Int64
+		brokenErrs atomic.Int64
+		drained    atomic.Int64 // answered 200 after SIGTERM, sent before it
+		mu         sync.Mutex
+		acked      = map[string]bool{}
+		wg         sync.WaitGroup
+	)
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				id, q := fmt.Sprintf("st-%06d", i), fmt.Sprintf("q-%02d", i%50)
+				sent := time.Now()
+				r := send(client, c.url, event(id, q))
+				answers.add(r.code)
+				if r.err != nil {
+					var op *net.OpError
+					if errors.As(r.err, &op) && op.Op == "dial" {
+						refused.Add(1)
+						if sigAt.Load() == nil {
+							t.Errorf("event %s: connection refused before SIGTERM: %v", id, r.err)
+						}
+						return // the relay has stopped listening
+					}
+					// Accepted by the kernel but never read: the listener closed
+					// with the connection in its backlog. The sender retries it.
+					brokenErrs.Add(1)
+					if sigAt.Load() == nil {
+						t.Errorf("event %s: %v before SIGTERM", id, r.err)
+					}
+					continue
+				}
+				switch {
+				case forwardedOK(r, q):
+					mu.Lock()
+					acked[id] = true
+					mu.Unlock()
+					if s := sigAt.Load(); s != nil && sent.Before(*s) {
+						drained.Add(1)
+					}
+				case r.code == http.StatusTooManyRequests || r.code == http.StatusServiceUnavailable:
+				default:
+					t.Errorf("event %s: %d %q, want 200 forwarded, 429 or 503", id, r.code, r.raw)
+				}
+			}
+		}()
+	}
+	// Let every sender get a request in flight, then stop the relay.
+	time.Sleep(2*latency + 200*time.Millisecond)
+	now := time.Now()
+	sigAt.Store(&now)
+	c.signal(t, syscall.SIGTERM)
+
+	// New connections are refused while the relay drains.
+	time.Sleep(200 * time.Millisecond)
+	probe, err := net.DialTimeout("tcp", c.base[len("http://"):], time.Second)
+	stillDraining := !c.exited()
+	if err == nil {
+		probe.Close()
+		t.Errorf("a new connection was accepted 200 ms after SIGTERM")
+	}
+	if !stillDraining {
+		t.Errorf("relay exited within 200 ms of SIGTERM although calls take %s: nothing was in flight", latency)
+	}
+
+	if !c.waitExit(shutdownTimeout + 5*time.Second) {
+		t.Fatalf("relay still running %s after SIGTERM", shutdownTimeout+5*time.Second)
+	}
+	exitTime := c.exitedAt.Sub(now)
+	wg.Wait()
+
+	stored := storedIDs(tp.Records())
+	mu.Lock()
+	defer mu.Unlock()
+	lost, unanswered := 0, 0
+	for id := range acked {
+		if stored[id] == 0 {
+			lost++
+			if lost <= 10 {
+				t.Errorf("event %s was answered 200 but is not in the stream", id)
+			}
+		}
+	}
+	for id, n := range stored {
+		if !acked[id] || n != 1 {
+			unanswered++
+			if unanswered <= 10 {
+				t.Errorf("event %s is in the stream %d times but was not answered 200 once", id, n)
+			}
+		}
+	}
+	t.Logf("SIGTERM with %d senders in flight (Kinesis latency %s): exit %v after %s (shutdown_timeout %s); answers %v; %d answered 200 after SIGTERM; after it %d connections refused, %d connections reset unread; stream: %d records, answered 200 and lost: %d",
+		senders, latency, c.state, exitTime.Round(time.Millisecond), shutdownTimeout, &answers, drained.Load(), refused.Load(), brokenErrs.Load(), len(stored), lost)
+	if c.state.ExitCode() != 0 {
+		t.Errorf("relay exit %v, want 0", c.state)
+	}
+	if exitTime >= shutdownTimeout {
+		t.Errorf("relay took %s to exit, more than shutdown_timeout %s", exitTime, shutdownTimeout)
+	}
+	if drained.Load() == 0 {
+		t.Errorf("no request in flight at SIGTERM was answered 200: the drain was not exercised")
+	}
+	if !c.logs.contains(`"msg":"stopped"`) {
+		t.Errorf("relay log has no \"stopped\" line")
+	}
+}

@@ -1,0 +1,140 @@
+package reliability
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+)
+
+// TestSlowClientsDoNotBlockOthers holds 200 connections that sent their headers
+// and part of their body and 50 that sent part of their headers, and never
+// finish. Meanwhile normal senders keep getting 200 promptly. The slow ones are
+// cut by the server's timeouts: a body that does not arrive within
+// http.request_timeout is answered 503 (retry; the event may be valid), headers
+// that do not arrive within 5 s get the connection closed (after net/http's
+// plain-text 400 for an incomplete request).
+func TestSlowClientsDoNotBlockOthers(t *testing.T) {
+	awsEnv(t)
+	tp := newTap(t, 6, kinesistest.Faults{})
+	reg := prometheus.NewRegistry()
+	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
+	d := startDaemon(t, daemon.Options{Config: cfg, Registry: reg})
+	addr := d.base[len("http://"):]
+	const bodySlow, headerSlow = 200, 50
+	const headerTimeout = 5 * time.Second // ReadHeaderTimeout of the daemon's server
+
+	type slowConn struct {
+		conn   net.Conn
+		opened time.Time
+		body   bool // headers complete, body partial
+	}
+	var slow []slowConn
+	ev := event("slow", "q-slow")
+	for i := range bodySlow + headerSlow {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		sc := slowConn{conn: conn, opened: time.Now(), body: i < bodySlow}
+		if sc.body {
+			fmt.Fprintf(conn, "POST /eventbridge HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(ev), ev[:100])
+		} else {
+			fmt.Fprintf(conn, "POST /eventbridge HTTP/1.1\r\nHost: relay\r\nContent-Ty")
+		}
+		slow = append(slow, sc)
+	}
+
+	// Normal senders while the slow connections are held.
+	const senders = 8
+	client := newClient(senders)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		bad       atomic.Int64
+		wg        sync.WaitGroup
+	)
+	stop := time.Now().Add(3 * time.Second)
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(stop); i++ {
+				q := fmt.Sprintf("q-%d", s)
+				r := send(client, d.url, event(fmt.Sprintf("sl-%d-%04d", s, i), q))
+				if !forwardedOK(r, q) && bad.Add(1) <= 5 {
+					t.Errorf("normal request: %d %q %v", r.code, r.raw, r.err)
+				}
+				mu.Lock()
+				latencies = append(latencies, r.elapsed)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))].Round(time.Microsecond) }
+	t.Logf("with %d slow-body and %d slow-header connections held: %d normal requests, latency p50 %s p99 %s max %s",
+		bodySlow, headerSlow, len(latencies), pct(0.5), pct(0.99), pct(1))
+	if len(latencies) < 100 || pct(1) > 2*time.Second {
+		t.Errorf("normal requests slowed down by slow clients: %d requests, max latency %s", len(latencies), pct(1))
+	}
+
+	// The slow connections are cut by the timeouts.
+	var cutBody, cutHeader []time.Duration
+	for _, sc := range slow {
+		_ = sc.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(sc.conn), nil)
+		after := time.Since(sc.opened)
+		switch {
+		case sc.body && err == nil:
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("slow body answered %d %q, want 503 with Retry-After", resp.StatusCode, b)
+			}
+			cutBody = append(cutBody, after)
+		case sc.body:
+			t.Errorf("slow body: no answer (%v), want 503", err)
+		case err == nil && resp.StatusCode != http.StatusBadRequest:
+			resp.Body.Close()
+			t.Errorf("slow headers answered %d, want the connection closed (net/http may say 400 first)", resp.StatusCode)
+		default: // closed, possibly after net/http's plain-text 400 for the incomplete request
+			if err == nil {
+				resp.Body.Close()
+			}
+			cutHeader = append(cutHeader, after)
+		}
+	}
+	slices.Sort(cutBody)
+	slices.Sort(cutHeader)
+	if len(cutBody) > 0 && len(cutHeader) > 0 {
+		t.Logf("slow bodies answered 503 after %s to %s (http.request_timeout %s); slow headers closed after %s to %s",
+			cutBody[0].Round(time.Millisecond), cutBody[len(cutBody)-1].Round(time.Millisecond), cfg.HTTP.RequestTimeout,
+			cutHeader[0].Round(time.Millisecond), cutHeader[len(cutHeader)-1].Round(time.Millisecond))
+		if cutBody[0] < cfg.HTTP.RequestTimeout-500*time.Millisecond || cutBody[len(cutBody)-1] > cfg.HTTP.RequestTimeout+3*time.Second {
+			t.Errorf("slow bodies cut after %s to %s, want about %s", cutBody[0], cutBody[len(cutBody)-1], cfg.HTTP.RequestTimeout)
+		}
+		if cutHeader[0] < headerTimeout-500*time.Millisecond || cutHeader[len(cutHeader)-1] > headerTimeout+3*time.Second {
+			t.Errorf("slow headers cut after %s to %s, want about %s", cutHeader[0], cutHeader[len(cutHeader)-1], headerTimeout)
+		}
+	}
+	if got := metricValue(t, reg, "genesys_relay_http_requests_total", "code", "503"); got != bodySlow {
+		t.Errorf("requests_total{code=503} = %v, want %d (the slow bodies)", got, bodySlow)
+	}
+	if r := send(client, d.url, event("sl-final", "q-final")); !forwardedOK(r, "q-final") {
+		t.Errorf("after the slow clients: %d %q", r.code, r.raw)
+	}
+}
