@@ -85,7 +85,9 @@ func TestSlowClientsDoNotBlockOthers(t *testing.T) {
 	}
 	wg.Wait()
 	slices.Sort(latencies)
-	pct := func(p float64) time.Duration { return latencies[int(p*float64(len(latencies)-1))].Round(time.Microsecond) }
+	pct := func(p float64) time.Duration {
+		return latencies[int(p*float64(len(latencies)-1))].Round(time.Microsecond)
+	}
 	t.Logf("with %d slow-body and %d slow-header connections held: %d normal requests, latency p50 %s p99 %s max %s",
 		bodySlow, headerSlow, len(latencies), pct(0.5), pct(0.99), pct(1))
 	if len(latencies) < 100 || pct(1) > 2*time.Second {
