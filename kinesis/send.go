@@ -129,10 +129,13 @@ func (w *Writer) callDone(b *batch, out *kinesis.PutRecordsOutput, now time.Time
 // how many records were answered with ErrClosed because Close gave up.
 func (w *Writer) callFailed(b *batch, err error, now time.Time) int {
 	if w.ctx.Err() != nil {
+		unsent := 0
 		for _, it := range b.items {
-			w.answer(it, ErrClosed)
+			if w.answer(it, ErrClosed) {
+				unsent++
+			}
 		}
-		return len(b.items)
+		return unsent
 	}
 	cls := classify(err)
 	switch cls {
@@ -181,20 +184,22 @@ func (w *Writer) invalid(b *batch, err error, now time.Time) {
 	}
 }
 
-// answer gives an in-flight record's outcome to its caller, or, if the caller
-// has gone, counts the discarded result and recycles the record.
-func (w *Writer) answer(it *item, err error) {
+// answer gives an in-flight record's outcome to its caller and reports true,
+// or, if the caller has gone, counts the discarded result, recycles the record
+// and reports false.
+func (w *Writer) answer(it *item, err error) bool {
 	count := w.m.failed.Inc
 	if err == nil {
 		w.m.accepted.Inc() // it is in the stream, whether or not its caller still waits
 		count = func() {}
 	}
 	if it.finish(stInFlight, err, count) {
-		return
+		return true
 	}
 	w.m.discarded.Inc()
 	w.m.abandoned.Inc()
 	putItem(it)
+	return false
 }
 
 // retryLater hands an in-flight record back for another attempt, after a backoff
