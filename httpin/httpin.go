@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,7 @@ type Options struct {
 	RequestTimeout time.Duration
 	// MaxInFlight bounds concurrent requests; beyond it the answer is 429.
 	MaxInFlight int
-	// Auth checks credentials; nil accepts every request.
+	// Auth checks credentials; nil accepts every request. SetAuth replaces it.
 	Auth *Auth
 	// Registerer receives the handler's metrics; may be nil.
 	Registerer prometheus.Registerer
@@ -45,6 +46,7 @@ type Handler struct {
 	opts Options
 	sem  chan struct{}
 	bufs sync.Pool
+	auth atomic.Pointer[Auth]
 	log  *slog.Logger
 	reqs *prometheus.CounterVec
 }
@@ -65,6 +67,7 @@ func New(h relay.Handler, opts Options) *Handler {
 			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
 	}
 	hd.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+	hd.auth.Store(opts.Auth)
 	for _, c := range []int{200, 400, 401, 404, 405, 408, 413, 429, 503} {
 		hd.reqs.WithLabelValues(strconv.Itoa(c))
 	}
@@ -74,6 +77,10 @@ func New(h relay.Handler, opts Options) *Handler {
 	return hd
 }
 
+// SetAuth replaces the accepted credentials, for a config reload: a key removed
+// from the file stops working at once. nil accepts every request.
+func (hd *Handler) SetAuth(a *Auth) { hd.auth.Store(a) }
+
 // ServeHTTP implements http.Handler.
 func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -81,8 +88,8 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.fail(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; POST one EventBridge event")
 		return
 	}
-	if hd.opts.Auth != nil && !hd.opts.Auth.Check(r) {
-		if hd.opts.Auth.Basic {
+	if a := hd.auth.Load(); a != nil && !a.Check(r) {
+		if a.Basic {
 			w.Header().Set("WWW-Authenticate", `Basic realm="genesys-relay"`)
 		}
 		hd.fail(w, http.StatusUnauthorized, "missing or wrong credentials")

@@ -161,7 +161,7 @@ loop:
 			runErr = err
 			break loop
 		case <-o.Reload:
-			reload(cfg, rl, log, reloads)
+			reload(cfg, rl, ingest, log, reloads)
 		}
 	}
 
@@ -222,9 +222,11 @@ func newAuth(a config.Auth) *httpin.Auth {
 	return httpin.NewAuth(header, keys, user, pass)
 }
 
-// reload re-reads the config file and swaps in its rules. Settings other than
-// filter, partition_key and enrich need a restart; a change to them is logged.
-func reload(cur *config.Config, rl *pipeline.Relay, log *slog.Logger, reloads *prometheus.CounterVec) {
+// reload re-reads the config file and swaps in its rules and the accepted
+// credentials (so that a key removed in a rotation stops working). Settings
+// other than filter, partition_key, enrich and http.auth need a restart; a
+// change to them is logged.
+func reload(cur *config.Config, rl *pipeline.Relay, ingest *httpin.Handler, log *slog.Logger, reloads *prometheus.CounterVec) {
 	if cur.Path == "" {
 		log.Warn("reload requested but the config was not loaded from a file")
 		return
@@ -234,10 +236,13 @@ func reload(cur *config.Config, rl *pipeline.Relay, log *slog.Logger, reloads *p
 		var p *pipeline.Processor
 		if p, err = pipeline.New(next); err == nil {
 			rl.Swap(p)
+			ingest.SetAuth(newAuth(next.HTTP.Auth))
 			reloads.WithLabelValues("ok").Inc()
 			log.Info("config reloaded", "path", cur.Path, "rules", len(next.Filter.Rules))
-			if next.Listen != cur.Listen || next.Kinesis != cur.Kinesis || next.Sink != cur.Sink || next.SQS != cur.SQS {
-				log.Warn("listen, sink, kinesis and sqs settings changed in the file take effect only after a restart")
+			nh, ch := next.HTTP, cur.HTTP
+			nh.Auth, ch.Auth = config.Auth{}, config.Auth{}
+			if next.Listen != cur.Listen || nh != ch || next.Kinesis != cur.Kinesis || next.Sink != cur.Sink || next.SQS != cur.SQS {
+				log.Warn("listen, http (except auth), sink, kinesis and sqs settings changed in the file take effect only after a restart")
 			}
 			return
 		}
