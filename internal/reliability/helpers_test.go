@@ -455,6 +455,7 @@ type reply struct {
 	reason     string
 	errMsg     string // "error" of a failure
 	retryAfter string
+	header     http.Header
 	elapsed    time.Duration
 	raw        []byte
 	err        error // transport error; code is 0
@@ -491,7 +492,7 @@ func do(client *http.Client, method, url string, body []byte, hdr ...string) rep
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	r := reply{code: resp.StatusCode, raw: raw, err: err, elapsed: time.Since(start), retryAfter: resp.Header.Get("Retry-After")}
+	r := reply{code: resp.StatusCode, raw: raw, err: err, elapsed: time.Since(start), retryAfter: resp.Header.Get("Retry-After"), header: resp.Header}
 	var m struct {
 		Status       string `json:"status"`
 		PartitionKey string `json:"partition_key"`
