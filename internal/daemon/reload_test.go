@@ -72,19 +72,26 @@ func TestReload(t *testing.T) {
       require: 'detail.eventCode =='
 `)
 	reload <- struct{}{}
-	reload <- struct{}{} // the second send returns once the first reload was handled
+	metrics := func() string {
+		resp, err := http.Get(d.metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(metrics(), `genesys_relay_config_reloads_total{result="error"} 1`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed reload was not counted:\n%s", metrics())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if got := status(); got != "dropped:no_wrapups_now" {
 		t.Fatalf("after a bad reload: %s, want the previous rules kept", got)
 	}
-	resp, err := http.Get(d.metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`genesys_relay_config_reloads_total{result="ok"} 1`, `genesys_relay_config_reloads_total{result="error"} 2`} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("metrics lack %s", want)
-		}
+	if m := metrics(); !strings.Contains(m, `genesys_relay_config_reloads_total{result="ok"} 1`) {
+		t.Errorf("metrics lack one successful reload")
 	}
 }
