@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -835,5 +836,76 @@ func TestRandomFailures(t *testing.T) {
 	assertNoResendAfterAccept(t, api)
 	if got := value(t, w.m.accepted); got != callers*each {
 		t.Errorf("records_total{accepted} = %v", got)
+	}
+}
+
+// TestMaxInFlight checks that no more than MaxInFlight calls run at once and
+// that records arriving meanwhile gather into one larger batch.
+func TestMaxInFlight(t *testing.T) {
+	var cur, peak atomic.Int64
+	release := make(chan struct{})
+	api := &fakeAPI{respond: func(ctx context.Context, n int, _ *fakeCall) (*kinesisOutput, error) {
+		c := cur.Add(1)
+		defer cur.Add(-1)
+		for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+		}
+		if n < 3 {
+			<-release // the first three calls hold every slot
+		}
+		return nil, nil
+	}}
+	w := newTestWriter(t, api, Options{MaxInFlight: 3, Linger: time.Millisecond})
+	var results []<-chan error
+	for i := range 3 {
+		results = append(results, putAsync(context.Background(), w, rec(fmt.Sprint("slot", i))))
+		waitFor(t, "call", func() bool { return api.numCalls() == i+1 })
+	}
+	for i := range 100 {
+		results = append(results, putAsync(context.Background(), w, rec(fmt.Sprint(i))))
+	}
+	waitFor(t, "records queued", func() bool { return queued(w) == 100 })
+	if got := value(t, w.m.inFlight); got != 3 {
+		t.Errorf("in_flight_calls = %v, want 3", got)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if api.numCalls() != 3 {
+		t.Fatalf("%d calls while every slot was busy", api.numCalls())
+	}
+	close(release)
+	for _, r := range results {
+		if err := <-r; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := peak.Load(); p != 3 {
+		t.Errorf("peak of %d concurrent calls, want 3", p)
+	}
+	calls := api.snapshot()
+	if len(calls) != 4 || len(calls[3].data) != 100 {
+		t.Errorf("%d calls, the last with %d records; want the 100 waiting records in one batch", len(calls), len(calls[len(calls)-1].data))
+	}
+}
+
+func TestLingerWaitsForMore(t *testing.T) {
+	api := &fakeAPI{}
+	w := newTestWriter(t, api, Options{Linger: 300 * time.Millisecond})
+	start := time.Now()
+	first := putAsync(context.Background(), w, rec("a"))
+	time.Sleep(50 * time.Millisecond)
+	if api.numCalls() != 0 {
+		t.Fatal("a partial batch was sent before the linger passed")
+	}
+	second := putAsync(context.Background(), w, rec("b"))
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("answered after %s, before the linger", d)
+	}
+	if calls := api.snapshot(); len(calls) != 1 || len(calls[0].data) != 2 {
+		t.Errorf("%d calls; want both records in one", len(calls))
 	}
 }
