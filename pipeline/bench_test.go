@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/genesys-relay/genesys-relay"
+)
+
+// benchSets are the event files of the benchmarks, each with the example config
+// written for its shape. The sample files mix forwarded, dropped and rejected
+// events; bench-forward-1k.json is the one event cmd/relay-bench sends.
+var benchSets = []struct {
+	name, config, file string
+	lines              bool
+}{
+	{"seed", "relay.yaml", "seed-events.jsonl", true},
+	{"genesys", "genesys-conversations.yaml", "genesys-events.jsonl", true},
+	{"forward-1k", "relay.yaml", "bench-forward-1k.json", false},
+}
+
+func benchEvents(b *testing.B, file string, lines bool) [][]byte {
+	path := sharedTestdata(b, file)
+	if lines {
+		return readLines(b, path)
+	}
+	return readLines(b, path)[:1]
+}
+
+// BenchmarkEvaluate measures the in-process pipeline per event — decode and
+// validation, source check, rules, partition key and the record bytes — and, in
+// the same run, json.Valid over the same bytes: the floor any pipeline that
+// validates its input pays. One op is one event; the files are cycled through.
+//
+//	go test ./pipeline -run '^$' -bench . -benchmem
+func BenchmarkEvaluate(b *testing.B) {
+	for _, set := range benchSets {
+		events := benchEvents(b, set.file, set.lines)
+		size := 0
+		for _, e := range events {
+			size += len(e)
+		}
+		avg := int64(size / len(events))
+		b.Run(set.name+"/evaluate", func(b *testing.B) {
+			p := loadExample(b, set.config)
+			p.Now = time.Now
+			b.SetBytes(avg)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				_, _ = p.Evaluate(events[i])
+				if i++; i == len(events) {
+					i = 0
+				}
+			}
+		})
+		b.Run(set.name+"/json.Valid", func(b *testing.B) {
+			b.SetBytes(avg)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				_ = json.Valid(events[i])
+				if i++; i == len(events) {
+					i = 0
+				}
+			}
+		})
+	}
+}
+
+// acceptSink accepts every record at once.
+type acceptSink struct{}
+
+func (acceptSink) Put(context.Context, relay.Record) error { return nil }
+func (acceptSink) Close(context.Context) error             { return nil }
+
+// BenchmarkHandle is BenchmarkEvaluate plus what Relay adds around it: metrics
+// and the hand-over to a sink that accepts at once.
+func BenchmarkHandle(b *testing.B) {
+	for _, set := range benchSets {
+		events := benchEvents(b, set.file, set.lines)
+		b.Run(set.name, func(b *testing.B) {
+			p := loadExample(b, set.config)
+			p.Now = time.Now
+			h := NewRelay(p, acceptSink{}, nil, nil).Input("http")
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				_, _ = h.Handle(ctx, events[i])
+				if i++; i == len(events) {
+					i = 0
+				}
+			}
+		})
+	}
+}
