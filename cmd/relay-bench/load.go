@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// load is what the senders saw during the measured window.
+type load struct {
+	elapsed   time.Duration
+	answers   int64 // HTTP answers, any status
+	forwarded int64 // 200 {"status":"forwarded",...}
+	statuses  map[int]int64
+	transport int64 // requests without an HTTP answer
+	firstErr  string
+	latencies []time.Duration // of every answer, sorted
+}
+
+// window is called when the measurement starts and ends, to take snapshots.
+type window struct {
+	start, stop func()
+}
+
+const (
+	phaseWarmup int32 = iota
+	phaseMeasure
+	phaseDone
+)
+
+// drive runs c senders against url, each sending one event and waiting for its
+// answer, for warmup then d. Only requests that start within the measured window
+// count; w.start and w.stop run at its edges.
+func drive(ctx context.Context, url string, events [][]byte, c int, warmup, d time.Duration, w window) load {
+	tr := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          2 * c,
+		MaxIdleConnsPerHost:   c,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		DisableCompression:    true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+
+	var phase atomic.Int32
+	per := make([]senderStats, c)
+	var wg sync.WaitGroup
+	for i := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			per[i].run(ctx, client, url, events, i, &phase)
+		}()
+	}
+
+	sleep(ctx, warmup)
+	w.start()
+	t0 := time.Now()
+	phase.Store(phaseMeasure)
+	sleep(ctx, d)
+	phase.Store(phaseDone)
+	elapsed := time.Since(t0)
+	w.stop()
+	wg.Wait()
+
+	l := load{elapsed: elapsed, statuses: map[int]int64{}}
+	n := 0
+	for i := range per {
+		n += len(per[i].lat)
+	}
+	l.latencies = make([]time.Duration, 0, n)
+	for i := range per {
+		s := &per[i]
+		l.answers += int64(len(s.lat))
+		l.forwarded += s.forwarded
+		l.transport += s.transport
+		for code, k := range s.statuses {
+			l.statuses[code] += k
+		}
+		if l.firstErr == "" {
+			l.firstErr = s.firstErr
+		}
+		l.latencies = append(l.latencies, s.lat...)
+	}
+	slices.Sort(l.latencies)
+	return l
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// senderStats belongs to one sender; merged after the run.
+type senderStats struct {
+	lat       []time.Duration
+	forwarded int64
+	transport int64
+	statuses  map[int]int64
+	firstErr  string
+}
+
+// reqBody is a reusable request body.
+type reqBody struct{ bytes.Reader }
+
+func (*reqBody) Close() error { return nil }
+
+var forwardedPrefix = []byte(`{"status":"forwarded"`)
+
+// run sends until the phase is done. The request, its body and the answer
+// buffer are reused, so the sender itself allocates little.
+func (s *senderStats) run(ctx context.Context, client *http.Client, url string, events [][]byte, first int, phase *atomic.Int32) {
+	s.lat = make([]time.Duration, 0, 1<<14)
+	s.statuses = map[int]int64{}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		s.firstErr = err.Error()
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	body := new(reqBody)
+	var answer bytes.Buffer
+	for i := first; ; i++ {
+		p := phase.Load()
+		if p == phaseDone || ctx.Err() != nil {
+			return
+		}
+		ev := events[i%len(events)]
+		body.Reset(ev)
+		req.Body, req.ContentLength = body, int64(len(ev))
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			if p == phaseMeasure && ctx.Err() == nil {
+				s.transport++
+				if s.firstErr == "" {
+					s.firstErr = err.Error()
+				}
+			}
+			time.Sleep(10 * time.Millisecond) // do not spin on a refused connection
+			continue
+		}
+		answer.Reset()
+		_, rerr := answer.ReadFrom(resp.Body)
+		resp.Body.Close()
+		lat := time.Since(start)
+		if p != phaseMeasure {
+			continue
+		}
+		if rerr != nil {
+			s.transport++
+			if s.firstErr == "" {
+				s.firstErr = rerr.Error()
+			}
+			continue
+		}
+		s.lat = append(s.lat, lat)
+		s.statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusOK && bytes.HasPrefix(answer.Bytes(), forwardedPrefix) {
+			s.forwarded++
+		}
+	}
+}
+
+// percentile is the nearest-rank percentile p (0 < p <= 100) of sorted.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

@@ -1,0 +1,162 @@
+// Command relay-bench measures genesys-relay end to end on one machine: HTTP in,
+// Kinesis out, with the relay in a process of its own so that only its CPU is
+// counted.
+//
+// It builds the relay (or takes -relay), starts a fast Kinesis-compatible
+// endpoint in its own process (internal/kinesistest in Discard mode, with an
+// optional -kinesis-latency), writes a config from examples/relay.yaml pointing
+// at it, starts the relay as a child process, waits for /readyz, and drives it
+// with -c concurrent senders, each sending one event and waiting for the answer
+// as EventBridge does, for -d after a -warmup. It prints events/s, latency
+// percentiles, PutRecords calls per 1,000 forwarded events, the relay's
+// CPU-seconds per event (from /proc/<pid>/stat), its peak RSS (VmHWM) and the
+// answers by status, as a table and as one JSON line.
+//
+//	go run ./cmd/relay-bench                      # the relay, 64 senders, 10 s, 1 KB forwarded event
+//	go run ./cmd/relay-bench -kinesis-latency 5ms # with 5 ms per PutRecords call
+//	go run ./cmd/relay-bench -mode floor          # a trivial net/http server, measured the same way
+//	go run ./cmd/relay-bench -cpuprofile cpu.pprof # the relay in this process, profiled (labels proc=relay)
+//
+// Run it from the repository (it finds go.mod upwards) or give -repo.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	mode           string
+	relayBin       string
+	repo           string
+	config         string
+	event          string
+	events         string
+	senders        int
+	duration       time.Duration
+	warmup         time.Duration
+	kinesisLatency time.Duration
+	sets           setFlags
+	cpuProfile     string
+	keep           bool
+	jsonOnly       bool
+}
+
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, ",") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+		os.Exit(runFloorServer(os.Args[2:]))
+	}
+	var o options
+	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial net/http servers (read the body; read and json.Valid)")
+	flag.StringVar(&o.relayBin, "relay", "", "relay binary (default: go build ./cmd/genesys-relay into a temporary directory)")
+	flag.StringVar(&o.repo, "repo", "", "repository root (default: the directory holding go.mod, upwards from the working directory)")
+	flag.StringVar(&o.config, "config", "examples/relay.yaml", "config whose filter, partition_key and enrich the relay runs (relative to -repo)")
+	flag.StringVar(&o.event, "event", "testdata/bench-forward-1k.json", "the event every request sends (relative to -repo)")
+	flag.StringVar(&o.events, "events", "", "JSON Lines file of events to send in turn instead of -event (e.g. testdata/seed-events.jsonl)")
+	flag.IntVar(&o.senders, "c", 64, "concurrent senders (connections), each waiting for its answer before sending again")
+	flag.DurationVar(&o.duration, "d", 10*time.Second, "measured duration")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before the measurement starts")
+	flag.DurationVar(&o.kinesisLatency, "kinesis-latency", 0, "latency the Kinesis endpoint adds to every call")
+	flag.Var(&o.sets, "set", "override a config key, e.g. -set kinesis.linger=5ms (repeatable)")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "run the relay in this process instead of a child and write a CPU profile here; the relay's samples carry the label proc=relay (go tool pprof -tagfocus proc=relay)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (config, relay log)")
+	flag.BoolVar(&o.jsonOnly, "json", false, "print only the JSON line")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "relay-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	if o.senders < 1 || o.duration <= 0 {
+		return errors.New("-c must be positive and -d longer than 0")
+	}
+	if o.repo == "" {
+		var err error
+		if o.repo, err = findRepo(); err != nil {
+			return err
+		}
+	}
+	events, err := loadEvents(o)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "relay-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "relay-bench: temporary files in", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+
+	var results []result
+	switch o.mode {
+	case "relay":
+		var r result
+		if o.cpuProfile != "" {
+			r, err = benchInProcess(ctx, o, tmp, events)
+		} else {
+			r, err = benchRelay(ctx, o, tmp, events)
+		}
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	case "floor":
+		for _, valid := range []bool{false, true} {
+			r, err := benchFloor(ctx, o, valid, events)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
+	default:
+		return fmt.Errorf("-mode %q: want relay or floor", o.mode)
+	}
+	report(os.Stdout, results, o.jsonOnly)
+	return nil
+}
+
+// findRepo returns the nearest directory upwards holding go.mod.
+func findRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in the working directory or above; run from the repository or give -repo")
+		}
+		dir = parent
+	}
+}
+
+func (o options) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(o.repo, p)
+}
