@@ -15,7 +15,7 @@
 #   AWS_ACCESS_KEY_ID=test
 #   AWS_SECRET_ACCESS_KEY=test
 #   AWS_REGION=us-east-1
-# so that   export $(scripts/emulators.sh start)
+# so that   vars="$(scripts/emulators.sh start)" && export $vars
 # or        set -a; eval "$(scripts/emulators.sh env)"; set +a   puts them in the environment.
 #
 # Settings (environment):
@@ -34,10 +34,16 @@
 #   - kinesis-local slows down as it holds more records (all streams together): a 500-record
 #     PutRecords takes ~0.2 s on an empty emulator and ~2 s once it holds 30,000 records.
 #     Fine for functional tests; not a benchmark target. Restart it (stop; start) to empty it.
+#   - kinesis-local enforces none of Kinesis's size limits (a 1 MiB + 1 record, 501 records or
+#     6 MiB in one PutRecords are accepted) and never throttles (no
+#     ProvisionedThroughputExceededException). It does check partition keys (1-256 chars).
 #   - Streams live in account 000000000000. A 12-digit access key id selects another account,
 #     so keep AWS_ACCESS_KEY_ID=test.
 #   - fauxqs finds a queue by its exact URL. Queue URLs look like
 #     http://127.0.0.1:4566/000000000000/<name> (built from the request's Host header).
+#   - fauxqs honours VisibilityTimeout, ChangeMessageVisibility, long polling (a waiting
+#     ReceiveMessage returns as soon as a message arrives) and RedrivePolicy/maxReceiveCount,
+#     but DeleteMessage(Batch) with an unknown receipt handle succeeds silently.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
