@@ -28,8 +28,9 @@ import (
 type Options struct {
 	// MaxBodyBytes is the largest accepted body; larger gets 413.
 	MaxBodyBytes int64
-	// RequestTimeout bounds the wait for Kinesis; keep it below EventBridge's 5 s so
-	// the caller hears 503 instead of timing out.
+	// RequestTimeout bounds the time from the request's headers to its answer
+	// (reading the body and waiting for Kinesis); keep it below EventBridge's
+	// 5 s so the caller hears 503 instead of timing out.
 	RequestTimeout time.Duration
 	// MaxInFlight bounds concurrent requests; beyond it the answer is 429.
 	MaxInFlight int
@@ -83,6 +84,10 @@ func (hd *Handler) SetAuth(a *Auth) { hd.auth.Store(a) }
 
 // ServeHTTP implements http.Handler.
 func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The sender's clock started before its body arrived: reading the body
+	// counts against RequestTimeout, so that the answer still comes before
+	// EventBridge gives up (and before the server's write deadline).
+	deadline := time.Now().Add(hd.opts.RequestTimeout)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		hd.fail(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; POST one EventBridge event")
@@ -136,7 +141,7 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), hd.opts.RequestTimeout)
+	ctx, cancel := context.WithDeadline(r.Context(), deadline)
 	defer cancel()
 	res, err := hd.h.Handle(ctx, body)
 	if err != nil {
