@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -100,5 +101,49 @@ func TestDeadlineWhenKinesisHangs(t *testing.T) {
 	// The relay serves again at once.
 	if r := send(client, d.url, event("dl-after", "q-deadline")); !forwardedOK(r, "q-deadline") {
 		t.Errorf("after the hang: %d %q, want 200 forwarded", r.code, r.raw)
+	}
+}
+
+// TestDeadlineCountsTheBodyUpload: a sender whose body takes 2.5 s to arrive,
+// while Kinesis hangs, must still hear 503 before EventBridge's 5 s from the
+// start of its request: the time spent reading the body counts against
+// http.request_timeout.
+func TestDeadlineCountsTheBodyUpload(t *testing.T) {
+	awsEnv(t)
+	tp := newTap(t, 10, kinesistest.Faults{})
+	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
+	d := startDaemon(t, daemon.Options{Config: cfg})
+	tp.SetFaults(kinesistest.Faults{HangRate: 1, MaxHang: 30 * time.Second})
+
+	const upload = 2500 * time.Millisecond
+	body := event("dl-slow-upload", "q-deadline")
+	pr, pw := io.Pipe()
+	go func() {
+		const parts = 10
+		step := (len(body) + parts - 1) / parts
+		for i := 0; i < len(body); i += step {
+			if _, err := pw.Write(body[i:min(i+step, len(body))]); err != nil {
+				return
+			}
+			time.Sleep(upload / parts)
+		}
+		pw.Close()
+	}()
+	req, err := http.NewRequest(http.MethodPost, d.url, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("after %s: %v", elapsed, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Logf("body uploaded over %s, Kinesis hanging: answered %d after %s", upload, resp.StatusCode, elapsed.Round(time.Millisecond))
+	if resp.StatusCode != http.StatusServiceUnavailable || elapsed >= 5*time.Second || elapsed < cfg.HTTP.RequestTimeout-250*time.Millisecond {
+		t.Errorf("answered %d %q after %s, want 503 between %s and 5s", resp.StatusCode, b, elapsed, cfg.HTTP.RequestTimeout-250*time.Millisecond)
 	}
 }
