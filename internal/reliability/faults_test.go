@@ -190,3 +190,72 @@ func TestNoLossUnderFaults(t *testing.T) {
 		t.Errorf("%d answers broke the HTTP contract", violations.Load())
 	}
 }
+
+// TestDuplicatesOnlyFromLostResponses: when Kinesis stores a call's records but
+// the answer is lost (the connection drops), the writer cannot know and sends
+// them again: at-least-once. Every event must be answered 200 and stored, and
+// the duplicates must be exactly the records of the calls whose answer was
+// lost, no more.
+func TestDuplicatesOnlyFromLostResponses(t *testing.T) {
+	awsEnv(t)
+	n := size(4000, 1000)
+	const senders = 32
+	tp := newTap(t, 11, kinesistest.Faults{})
+	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
+	d := startDaemon(t, daemon.Options{Config: cfg})
+	tp.SetFaults(kinesistest.Faults{DropResponseRate: 0.1, Latency: 2 * time.Millisecond, Jitter: 2 * time.Millisecond})
+
+	client := newClient(senders)
+	var answers counts
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				q := fmt.Sprintf("q-%02d", i%20)
+				r := send(client, d.url, event(fmt.Sprintf("dup-%05d", i), q))
+				answers.add(r.code)
+				if !forwardedOK(r, q) {
+					t.Errorf("event %d: %d %q %v", i, r.code, r.raw, r.err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	lostAnswers := map[string]int{} // records of calls whose answer was lost
+	calls, lostCalls := tp.Calls(), 0
+	for _, c := range calls {
+		if c.status == 0 {
+			lostCalls++
+			for _, id := range c.ids {
+				lostAnswers[id]++
+			}
+		}
+	}
+	stored := storedIDs(tp.Records())
+	extra, unexplained := 0, 0
+	for i := range n {
+		id := fmt.Sprintf("dup-%05d", i)
+		switch c := stored[id]; {
+		case c == 0:
+			t.Errorf("event %s answered 200 but not stored", id)
+		case c != 1+lostAnswers[id]:
+			unexplained++
+			t.Errorf("event %s stored %d times, in %d calls whose answer was lost", id, c, lostAnswers[id])
+		default:
+			extra += c - 1
+		}
+	}
+	st := tp.Stats()
+	t.Logf("%d events, answers %v; %d of %d calls lost their answer after storing; %d duplicates in the stream, all from those calls",
+		n, &answers, lostCalls, len(calls), st.Duplicates)
+	if int(st.Duplicates) != extra || lostCalls == 0 || unexplained != 0 {
+		t.Errorf("%d duplicates, %d explained by lost answers (%d calls), %d unexplained", st.Duplicates, extra, lostCalls, unexplained)
+	}
+}
