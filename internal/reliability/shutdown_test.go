@@ -142,3 +142,47 @@ func TestSIGTERMDrains(t *testing.T) {
 		t.Errorf("relay log has no \"stopped\" line")
 	}
 }
+
+// TestSIGTERMWhileKinesisHangs: with every Kinesis call hanging and
+// shutdown_timeout (2 s) shorter than http.request_timeout, SIGTERM still ends
+// the process within shutdown_timeout; no request is answered 200 and nothing
+// is stored, so the senders retry everything elsewhere. The exit status is 1:
+// records were left unwritten.
+func TestSIGTERMWhileKinesisHangs(t *testing.T) {
+	const shutdownTimeout = 2 * time.Second
+	tp := newTap(t, 12, kinesistest.Faults{})
+	c := startChild(t, writeConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "shutdown_timeout": shutdownTimeout.String()}))
+	tp.SetFaults(kinesistest.Faults{HangRate: 1, MaxHang: time.Minute})
+
+	const senders = 16
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+	var answers counts
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := send(client, c.url, event(fmt.Sprintf("sth-%02d", i), "q-hang"))
+			answers.add(r.code)
+			if r.code != 0 && r.code != http.StatusServiceUnavailable {
+				t.Errorf("while Kinesis hangs and the relay stops: %d %q, want 503 or no answer", r.code, r.raw)
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // the requests are waiting for Kinesis
+	start := time.Now()
+	c.signal(t, syscall.SIGTERM)
+	if !c.waitExit(shutdownTimeout + 5*time.Second) {
+		t.Fatalf("relay still running %s after SIGTERM", shutdownTimeout+5*time.Second)
+	}
+	exitTime := c.exitedAt.Sub(start)
+	wg.Wait()
+	t.Logf("SIGTERM with %d requests waiting on a hanging Kinesis: exit %v after %s (shutdown_timeout %s); answers %v; %d records stored",
+		senders, c.state, exitTime.Round(time.Millisecond), shutdownTimeout, &answers, tp.Stored())
+	if exitTime > shutdownTimeout+time.Second {
+		t.Errorf("relay took %s to exit, shutdown_timeout is %s", exitTime, shutdownTimeout)
+	}
+	if tp.Stored() != 0 || answers.get(http.StatusOK) != 0 {
+		t.Errorf("%d stored, %d answered 200, want none", tp.Stored(), answers.get(http.StatusOK))
+	}
+}
