@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/pipeline"
 )
 
@@ -62,6 +65,31 @@ func load(path string, stderr io.Writer) (*config.Config, *pipeline.Processor, b
 		return nil, nil, false
 	}
 	return cfg, p, true
+}
+
+// opened is a loaded config with its sink and the handler one input uses.
+type opened struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	sink    relay.Sink
+	handler relay.Handler
+}
+
+// open loads path and builds the configured sink and the pipeline in front of it,
+// for commands that process events outside serve. It prints errors and returns the
+// exit code to use when ok is false.
+func open(ctx context.Context, path, input string, e env) (o opened, code int, ok bool) {
+	cfg, p, ok := load(path, e.stderr)
+	if !ok {
+		return o, exitInvalid, false
+	}
+	log := newLogger(e.stderr, cfg.LogLevel)
+	sink, err := daemon.NewSink(ctx, cfg, nil, log, e.stdout)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "genesys-relay: %v\n", err)
+		return o, exitFailed, false
+	}
+	return opened{cfg: cfg, log: log, sink: sink, handler: pipeline.NewRelay(p, sink, nil, log).Input(input)}, 0, true
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

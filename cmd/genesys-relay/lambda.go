@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/lambdain"
-	"github.com/genesys-relay/genesys-relay/pipeline"
 )
 
 // lambdaMode reports whether the process was started by the AWS Lambda runtime.
@@ -22,18 +19,13 @@ func runLambda(ctx context.Context, e env) int {
 	if path == "" {
 		path = filepath.Join(os.Getenv("LAMBDA_TASK_ROOT"), "relay.yaml")
 	}
-	cfg, p, ok := load(path, e.stderr)
+	o, code, ok := open(ctx, path, "lambda", e)
 	if !ok {
-		return exitInvalid
+		return code
 	}
-	log := newLogger(e.stderr, cfg.LogLevel)
-	sink, err := daemon.NewSink(ctx, cfg, nil, log, e.stdout)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "genesys-relay: %v\n", err)
-		return exitFailed
-	}
-	rl := pipeline.NewRelay(p, sink, nil, log)
-	log.Info("starting lambda handler", "version", version(), "config", path)
-	lambdain.Start(lambdain.NewHandler(rl.Input("lambda"), lambdain.Options{Logger: log}))
+	o.log.Info("starting lambda handler", "version", version(), "config", path)
+	// Each invocation returns only after Kinesis accepted its records (Put waits), so
+	// there is nothing left to flush between invocations.
+	lambdain.Start(lambdain.NewHandler(o.handler, lambdain.Options{Logger: o.log}))
 	return exitOK
 }

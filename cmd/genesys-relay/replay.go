@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay"
-	"github.com/genesys-relay/genesys-relay/internal/daemon"
-	"github.com/genesys-relay/genesys-relay/pipeline"
 )
 
 // runReplay pushes file events through the real pipeline and sink, with bounded
@@ -27,17 +25,11 @@ func runReplay(ctx context.Context, args []string, e env) int {
 		fs.Usage()
 		return exitInvalid
 	}
-	cfg, p, ok := load(*cfgPath, e.stderr)
+	o, code, ok := open(ctx, *cfgPath, "replay", e)
 	if !ok {
-		return exitInvalid
+		return code
 	}
-	log := newLogger(e.stderr, cfg.LogLevel)
-	sink, err := daemon.NewSink(ctx, cfg, nil, log, e.stdout)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "genesys-relay: %v\n", err)
-		return exitFailed
-	}
-	h := pipeline.NewRelay(p, sink, nil, log).Input("replay")
+	cfg, sink, h := o.cfg, o.sink, o.handler
 
 	var st replayStats
 	start := time.Now()
@@ -68,7 +60,7 @@ func runReplay(ctx context.Context, args []string, e env) int {
 		}
 	}()
 
-	code := exitOK
+	code = exitOK
 feed:
 	for _, path := range fs.Args() {
 		events, err := readEvents(path, e.stdin)
