@@ -58,6 +58,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 	// First pass: every event once.
 	start := time.Now()
 	firstCode := make([]int, n)
+	got503 := make([]bool, n) // answered 503 at least once: its record may have landed
 	var next atomic.Int64
 	run := func(work func()) {
 		var wg sync.WaitGroup
@@ -71,6 +72,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 			r := send(client, d.url, event(id(i), queue(i)))
 			firstCode[i] = r.code
+			got503[i] = r.code == http.StatusServiceUnavailable
 			first.add(r.code)
 			check(i, r)
 			if r.code != http.StatusOK {
@@ -94,6 +96,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 			for attempt := 1; ; attempt++ {
 				r := send(client, d.url, event(id(i), queue(i)))
 				retried.add(r.code)
+				got503[i] = got503[i] || r.code == http.StatusServiceUnavailable
 				check(i, r)
 				if r.code == http.StatusOK || attempt == 50 {
 					break
@@ -110,7 +113,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 	// What landed: every event, once, with its key.
 	recs := tp.Records()
 	stored := storedIDs(recs)
-	lostAcked, missing, dupIDs := 0, 0, 0
+	lostAcked, missing, dupIDs, unexplained := 0, 0, 0, 0
 	for i := range n {
 		switch c := stored[id(i)]; {
 		case c == 0 && firstCode[i] == http.StatusOK:
@@ -122,6 +125,10 @@ func TestNoLossUnderFaults(t *testing.T) {
 			missing++
 		case c > 1:
 			dupIDs++
+			if !got503[i] {
+				unexplained++
+				t.Errorf("event %s is in the stream %d times but was never answered 503", id(i), c)
+			}
 		}
 	}
 	for _, r := range recs {
@@ -138,11 +145,11 @@ func TestNoLossUnderFaults(t *testing.T) {
 	st := tp.Stats()
 	s := summarize(tp.Calls())
 	resent := 0
-	for sid, h := range s.perID {
+	for _, h := range s.perRecord {
 		if h.stored > 1 || (h.stored == 1 && h.lastStart.After(h.storedAt)) {
 			resent++
 			if resent <= 10 {
-				t.Errorf("record %s was sent again after it was stored (%d attempts, stored %d times)", sid, h.attempts, h.stored)
+				t.Errorf("the record of %s was sent again after it was stored (%d attempts, stored %d times)", h.id, h.attempts, h.stored)
 			}
 		}
 	}
@@ -155,15 +162,19 @@ func TestNoLossUnderFaults(t *testing.T) {
 		100*float64(st.FailedRecords)/float64(max(st.RecordsReceived, 1)), 100*float64(st.FailedCalls)/float64(max(st.Calls, 1)),
 		faults.Latency, faults.Jitter)
 	t.Logf("first pass answers %v; retries of refused events answered %v", &first, &retried)
-	t.Logf("kinesis: %d PutRecords calls (%d failed), %d records received, %d stored, %d failed one by one, %d in failed calls; writer resent %.0f records; duplicates %d; events answered 200 but not stored: %d",
-		st.Calls, st.FailedCalls, st.RecordsReceived, st.Stored, st.FailedRecords, s.failedInCalls, retries, st.Duplicates, lostAcked)
+	t.Logf("kinesis: %d PutRecords calls (%d failed), %d records received, %d stored, %d failed one by one, %d in failed calls; writer resent %.0f records; duplicates %d; events stored twice after a 503 and a resend: %d; events answered 200 but not stored: %d",
+		st.Calls, st.FailedCalls, st.RecordsReceived, st.Stored, st.FailedRecords, s.failedInCalls, retries, st.Duplicates, dupIDs, lostAcked)
 
 	if lostAcked != 0 || missing != 0 {
 		t.Errorf("lost %d events answered 200; %d events missing after the retries", lostAcked, missing)
 	}
-	if len(recs) != n || dupIDs != 0 || st.Duplicates != 0 {
-		t.Errorf("%d records stored for %d events (%d events more than once, %d duplicates): the test server stores nothing of a failed call, so a duplicate means a record was sent again after success",
-			len(recs), n, dupIDs, st.Duplicates)
+	// The test server stores nothing of a failed call, so a duplicate record
+	// would have been sent again after it was stored. An event answered 503
+	// may still have landed, and the sender's resend is then a second record
+	// of it: at-least-once, counted apart.
+	if st.Duplicates != 0 || unexplained != 0 || len(recs) != n+dupIDs {
+		t.Errorf("%d records stored for %d events (%d events more than once, %d of them never answered 503; %d duplicate records)",
+			len(recs), n, dupIDs, unexplained, st.Duplicates)
 	}
 	if first.get(http.StatusOK)+first.get(http.StatusTooManyRequests)+first.get(http.StatusServiceUnavailable) != n {
 		t.Errorf("first pass answers %v: want only 200, 429 and 503", &first)
@@ -176,9 +187,9 @@ func TestNoLossUnderFaults(t *testing.T) {
 	}
 	// The writer sends a record again only after a failed attempt: the resends
 	// are exactly the attempts beyond the first of each record.
-	if int(retries) != s.attempts-len(s.perID) || int64(accepted) != st.Stored {
+	if int(retries) != s.attempts-len(s.perRecord) || int64(accepted) != st.Stored {
 		t.Errorf("writer: %.0f records resent, %.0f accepted; call log: %d attempts of %d records (%d resends), %d stored",
-			retries, accepted, s.attempts, len(s.perID), s.attempts-len(s.perID), st.Stored)
+			retries, accepted, s.attempts, len(s.perRecord), s.attempts-len(s.perRecord), st.Stored)
 	}
 	if ok := first.get(http.StatusOK) + retried.get(http.StatusOK); int(forwarded) != ok {
 		t.Errorf("relay counted %.0f events forwarded, senders got %d answers 200", forwarded, ok)

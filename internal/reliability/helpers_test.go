@@ -3,6 +3,7 @@ package reliability
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -200,7 +201,8 @@ type tapServer struct {
 // putCall is one PutRecords call seen by a tapServer.
 type putCall struct {
 	start, end time.Time
-	ids        []string // trace id of each record, in request order
+	ids        []string   // trace id of each record, in request order
+	keys       [][32]byte // SHA-256 of each record's data: a resend has the same
 	stored     []bool   // whether each record was stored
 	status     int      // 0 when the call was aborted without an answer
 }
@@ -237,7 +239,8 @@ func (tp *tapServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	c := putCall{start: time.Now(), ids: requestIDs(body)}
+	c := putCall{start: time.Now()}
+	c.ids, c.keys = requestIDs(body)
 	rec := &recorder{ResponseWriter: w}
 	defer func() { // also when the server aborts the call
 		c.end = time.Now()
@@ -257,18 +260,19 @@ func (tp *tapServer) Calls() []putCall {
 	return append([]putCall(nil), tp.calls...)
 }
 
-func requestIDs(body []byte) []string {
+func requestIDs(body []byte) ([]string, [][32]byte) {
 	var req struct {
 		Records []struct{ Data []byte }
 	}
 	if json.Unmarshal(body, &req) != nil {
-		return nil
+		return nil, nil
 	}
 	ids := make([]string, len(req.Records))
+	keys := make([][32]byte, len(req.Records))
 	for i, r := range req.Records {
-		ids[i] = traceID(r.Data)
+		ids[i], keys[i] = traceID(r.Data), sha256.Sum256(r.Data)
 	}
-	return ids
+	return ids, keys
 }
 
 func responseStored(body []byte, n, status int) []bool {
@@ -312,24 +316,25 @@ func (r *recorder) Write(b []byte) (int, error) {
 // sendings sums up a call log per record.
 type sendings struct {
 	attempts, storedN, failedInCalls, failedRecords int
-	perID                                           map[string]*sendHistory
+	perRecord                                       map[[32]byte]*sendHistory
 }
 
-// sendHistory is what happened to one trace id across calls.
+// sendHistory is what happened to one record (the same data) across calls.
 type sendHistory struct {
+	id               string // its trace id
 	attempts, stored int
 	storedAt         time.Time // end of the call that stored it
 	lastStart        time.Time // start of the last call that carried it
 }
 
 func summarize(calls []putCall) sendings {
-	s := sendings{perID: map[string]*sendHistory{}}
+	s := sendings{perRecord: map[[32]byte]*sendHistory{}}
 	for _, c := range calls {
-		for i, id := range c.ids {
-			h := s.perID[id]
+		for i, key := range c.keys {
+			h := s.perRecord[key]
 			if h == nil {
-				h = &sendHistory{}
-				s.perID[id] = h
+				h = &sendHistory{id: c.ids[i]}
+				s.perRecord[key] = h
 			}
 			h.attempts++
 			if c.start.After(h.lastStart) {
