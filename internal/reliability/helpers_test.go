@@ -203,8 +203,8 @@ type putCall struct {
 	start, end time.Time
 	ids        []string   // trace id of each record, in request order
 	keys       [][32]byte // SHA-256 of each record's data: a resend has the same
-	stored     []bool   // whether each record was stored
-	status     int      // 0 when the call was aborted without an answer
+	stored     []bool     // whether each record was stored
+	status     int        // 0 when the call was aborted without an answer
 }
 
 // newTap starts a kinesistest server with the examples' stream and the given
