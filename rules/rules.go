@@ -72,6 +72,7 @@ type Set struct {
 	ehk    cel.Program
 	// HashKey is the partition_key.hash setting.
 	HashKey string
+	access  *Access
 }
 
 // NewEnv returns the CEL environment every expression is compiled in.
@@ -93,7 +94,7 @@ func Compile(c *config.Config) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cel environment: %w", err)
 	}
-	s := &Set{PassReason: c.Filter.PassReason, HashKey: c.PartitionKey.Hash}
+	s := &Set{PassReason: c.Filter.PassReason, HashKey: c.PartitionKey.Hash, access: newAccess()}
 	if s.Sources, err = NewSources(c.Filter.Sources); err != nil {
 		return nil, fmt.Errorf("filter.sources: %w", err)
 	}
@@ -103,18 +104,18 @@ func Compile(c *config.Config) (*Set, error) {
 		if r.DropIf != "" {
 			expr, dropIf = r.DropIf, true
 		}
-		prg, err := compile(env, expr, cel.BoolType)
+		prg, err := s.compile(env, expr, cel.BoolType)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("filter.rules[%d] %q: %w", i, r.Name, err))
 			continue
 		}
 		s.Rules = append(s.Rules, Rule{Name: r.Name, DropIf: dropIf, prg: prg})
 	}
-	if s.key, err = compile(env, c.PartitionKey.Expr, cel.StringType); err != nil {
+	if s.key, err = s.compile(env, c.PartitionKey.Expr, cel.StringType); err != nil {
 		errs = append(errs, fmt.Errorf("partition_key.expr: %w", err))
 	}
 	if c.PartitionKey.ExplicitHashKey != "" {
-		if s.ehk, err = compile(env, c.PartitionKey.ExplicitHashKey, cel.StringType); err != nil {
+		if s.ehk, err = s.compile(env, c.PartitionKey.ExplicitHashKey, cel.StringType); err != nil {
 			errs = append(errs, fmt.Errorf("partition_key.explicit_hash_key: %w", err))
 		}
 	}
@@ -124,7 +125,7 @@ func Compile(c *config.Config) (*Set, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		prg, err := compile(env, c.Enrich.Fields[name], nil)
+		prg, err := s.compile(env, c.Enrich.Fields[name], nil)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("enrich.fields.%s: %w", name, err))
 			continue
@@ -137,9 +138,10 @@ func Compile(c *config.Config) (*Set, error) {
 	return s, nil
 }
 
-// compile parses and checks expr; want, when set, is the result type it must have
-// (dyn is accepted and checked at evaluation).
-func compile(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
+// compile parses and checks expr and adds what it reads to the Set's Access;
+// want, when set, is the result type it must have (dyn is accepted and checked
+// at evaluation).
+func (s *Set) compile(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
 		return nil, iss.Err()
@@ -150,8 +152,13 @@ func compile(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
 			return nil, fmt.Errorf("expression returns %s, want %s", out, want)
 		}
 	}
+	s.access.add(ast)
 	return env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 }
+
+// Access is what the Set's expressions read from an event. It must not be
+// modified.
+func (s *Set) Access() *Access { return s.access }
 
 // Filter runs the rules in order. It returns the reason (the first rule that
 // rejects the event, or PassReason) and whether the event passed. An evaluation
