@@ -147,3 +147,11 @@ func fnvOf(s string) string {
 	}
 	return string(b)
 }
+
+// TestDeployConfig: the config baked into the container image compiles.
+func TestDeployConfig(t *testing.T) {
+	t.Setenv("RELAY_API_KEY", "example-key")
+	if code, _, errs := runCmd(t, "", "check", "-c", "../../deploy/relay.yaml"); code != exitOK {
+		t.Fatalf("deploy/relay.yaml: exit %d: %s", code, errs)
+	}
+}
