@@ -20,10 +20,7 @@ import (
 // memory stays bounded; and once the burst is over every request gets 200.
 func TestOverload(t *testing.T) {
 	const maxInFlight = 64
-	rssLimit := int64(300 << 20)
-	if raceEnabled {
-		rssLimit *= 8 // the race detector's shadow memory: 5-10x
-	}
+	const rssLimit = 300 << 20
 	conns := size(2000, 400)
 	tp := newTap(t, 5, kinesistest.Faults{})
 	c := startChild(t, writeConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "http.max_in_flight": maxInFlight}))
