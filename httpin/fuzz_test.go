@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,7 +188,7 @@ func want(t *testing.T, got int, answer []byte, code int) {
 type envelope struct{ id string }
 
 // envelopeFields are the envelope's fields and whether each must be a string;
-// encoding/json matches keys to them ignoring case.
+// keys match them exactly ("ID" is not "id").
 var envelopeFields = map[string]string{
 	"version": "string", "id": "string", "detail-type": "string", "source": "string",
 	"account": "string", "time": "string", "region": "string", "resources": "strings", "detail": "object",
@@ -215,21 +214,17 @@ func validEnvelope(body []byte) (envelope, error) {
 		if err != nil {
 			return envelope{}, err
 		}
-		key := strings.ToLower(tok.(string))
-		for k := range seen {
-			if strings.EqualFold(k, tok.(string)) {
-				return envelope{}, fmt.Errorf("key %q twice", key)
-			}
+		key := tok.(string)
+		if seen[key] {
+			return envelope{}, fmt.Errorf("key %q twice", key)
 		}
-		seen[tok.(string)] = true
+		seen[key] = true
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return envelope{}, err
 		}
-		for name := range envelopeFields {
-			if strings.EqualFold(name, tok.(string)) {
-				values[name] = v
-			}
+		if _, ok := envelopeFields[key]; ok {
+			values[key] = v
 		}
 	}
 	if _, err := dec.Token(); err != nil {

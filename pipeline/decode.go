@@ -3,11 +3,11 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"unicode/utf8"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/rules"
 )
 
 // Envelope is the part of an EventBridge envelope the relay reads.
@@ -26,131 +26,296 @@ type Envelope struct {
 	Raw []byte
 }
 
-// wireEnvelope decodes the envelope's fields; Detail is kept as raw bytes.
-type wireEnvelope struct {
-	Version    *string         `json:"version"`
-	ID         *string         `json:"id"`
-	DetailType *string         `json:"detail-type"`
-	Source     *string         `json:"source"`
-	Account    *string         `json:"account"`
-	Time       *string         `json:"time"`
-	Region     *string         `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
+// Decode validates raw as an EventBridge envelope and returns it with detail
+// decoded in full for the rules. Every error is a relay.InvalidError naming the
+// problem; the envelope returned with it is nil or holds only the ID.
+func Decode(raw []byte) (*Envelope, map[string]any, error) {
+	return decode(raw, nil)
 }
 
-// Decode validates raw as an EventBridge envelope and returns it with detail decoded
-// for the rules. Every error is a relay.InvalidError naming the problem; the
-// envelope returned with it is nil or holds only the ID.
-func Decode(raw []byte) (*Envelope, map[string]any, error) {
+// The envelope keys the relay reads, in the order of decoder.fields. They match
+// exactly: "ID" is not "id" (encoding/json would take it for one).
+const (
+	keyVersion    = "version"
+	keyID         = "id"
+	keyDetailType = "detail-type"
+	keySource     = "source"
+	keyAccount    = "account"
+	keyTime       = "time"
+	keyRegion     = "region"
+	keyResources  = "resources"
+	keyDetail     = "detail"
+)
+
+// decode is Decode that decodes only the detail fields p asks for (all of them
+// when p is nil or p.All). It reads raw once: it validates the whole body as
+// strictly as json.Valid and utf8.Valid together, matches the envelope keys,
+// keeps the byte span of detail, and builds the maps the rules read.
+func decode(raw []byte, p *rules.Path) (*Envelope, map[string]any, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, nil, relay.Invalid("empty_body", "request body is empty; want an EventBridge event (JSON object)")
 	}
-	if !utf8.Valid(raw) {
-		return nil, nil, relay.Invalid("invalid_utf8", "body is not valid UTF-8")
-	}
 	if raw[0] != '{' {
-		if !json.Valid(raw) {
-			return nil, nil, relay.Invalid("malformed_json", "body is not valid JSON")
-		}
-		return nil, nil, relay.Invalid("not_envelope", "body is JSON but not an object; want an EventBridge event envelope")
+		return nil, nil, syntaxError(raw)
 	}
-	var w wireEnvelope
-	if err := json.Unmarshal(raw, &w); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, nil, relay.Invalid("not_envelope", fmt.Sprintf("envelope field %q has the wrong type: want %s, got JSON %s", te.Field, te.Type, te.Value))
-		}
-		return nil, nil, relay.Invalid("malformed_json", "body is not valid JSON: "+err.Error())
+	d := decoder{s: scanner{b: raw}, detailLo: -1}
+	if !d.envelope(p) {
+		return nil, nil, syntaxError(raw)
 	}
+	if d.typeErr != nil {
+		return nil, nil, d.typeErr
+	}
+	id, source, detailType := d.field(keyID), d.field(keySource), d.field(keyDetailType)
 	// Once the id is known, errors still return the envelope so callers can name it.
 	partial := &Envelope{Raw: raw}
-	if w.ID != nil {
-		partial.ID = *w.ID
+	if id != nil {
+		partial.ID = *id
 	}
-	if k, dup := duplicateKey(raw); dup {
+	if d.dup != "" {
 		// encoding/json keeps the last of two values, a consumer of the record
 		// may keep the first: refuse rather than guess.
-		return partial, nil, relay.Invalid("duplicate_key", fmt.Sprintf("envelope key %q appears more than once (keys match case-insensitively); ambiguous event", k))
+		return partial, nil, relay.Invalid("duplicate_key", fmt.Sprintf("envelope key %q appears more than once; ambiguous event", d.dup))
 	}
 	for _, f := range [...]struct {
 		name string
 		v    *string
-	}{{"id", w.ID}, {"source", w.Source}, {"detail-type", w.DetailType}} {
+	}{{keyID, id}, {keySource, source}, {keyDetailType, detailType}} {
 		if f.v == nil || *f.v == "" {
 			return partial, nil, relay.Invalid("not_envelope", fmt.Sprintf("not an EventBridge envelope: %q is missing or empty", f.name))
 		}
 	}
-	if len(w.Detail) == 0 || string(w.Detail) == "null" {
+	if d.detailLo < 0 || raw[d.detailLo] == 'n' {
 		return partial, nil, relay.Invalid("missing_detail", `envelope has no "detail" (or it is null)`)
 	}
-	if w.Detail[0] != '{' {
+	detailRaw := raw[d.detailLo:d.detailHi]
+	if detailRaw[0] != '{' {
 		return partial, nil, relay.Invalid("detail_not_object", `envelope "detail" must be a JSON object`)
 	}
-	var detail map[string]any
-	if err := json.Unmarshal(w.Detail, &detail); err != nil {
-		return partial, nil, relay.Invalid("malformed_json", "detail is not valid JSON: "+err.Error())
+	if d.s.numErr {
+		// A number beyond float64 in detail: encoding/json refuses it, so do we,
+		// in its words.
+		var m map[string]any
+		if err := json.Unmarshal(detailRaw, &m); err != nil {
+			return partial, nil, relay.Invalid("malformed_json", "detail is not valid JSON: "+err.Error())
+		}
 	}
 	e := &Envelope{
-		ID: *w.ID, Source: *w.Source, DetailType: *w.DetailType,
-		Resources: w.Resources, Detail: w.Detail, Raw: raw,
+		ID: *id, Source: *source, DetailType: *detailType,
+		Resources: d.resources, Detail: detailRaw, Raw: raw,
 	}
 	for _, f := range [...]struct {
 		dst *string
-		src *string
-	}{{&e.Version, w.Version}, {&e.Account, w.Account}, {&e.Time, w.Time}, {&e.Region, w.Region}} {
-		if f.src != nil {
-			*f.dst = *f.src
+		key string
+	}{{&e.Version, keyVersion}, {&e.Account, keyAccount}, {&e.Time, keyTime}, {&e.Region, keyRegion}} {
+		if v := d.field(f.key); v != nil {
+			*f.dst = *v
 		}
 	}
-	return e, detail, nil
+	return e, d.detail, nil
 }
 
-// duplicateKey returns a top-level key of the JSON object raw that appears twice,
-// comparing keys as encoding/json matches them to the envelope's fields:
-// unescaped, and ignoring case. raw must be valid JSON. Keys inside values
-// are not compared: detail is forwarded verbatim.
-func duplicateKey(raw []byte) (string, bool) {
-	var buf [16][]byte
-	keys := buf[:0]
-	depth, expectKey := 0, false
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; c {
-		case '"':
-			j := i + 1
-			for ; j < len(raw) && raw[j] != '"'; j++ {
-				if raw[j] == '\\' {
-					j++
-				}
-			}
-			if depth == 1 && expectKey {
-				k := raw[i+1 : j]
-				if bytes.IndexByte(k, '\\') >= 0 {
-					var s string
-					if json.Unmarshal(raw[i:j+1], &s) == nil {
-						k = []byte(s)
-					}
-				}
-				for _, prev := range keys {
-					if bytes.EqualFold(prev, k) {
-						return string(k), true
-					}
-				}
-				keys = append(keys, k)
-				expectKey = false
-			}
-			i = j
-		case '{', '[':
-			depth++
-			expectKey = depth == 1 && c == '{'
-		case '}', ']':
-			depth--
-		case ',':
-			expectKey = depth == 1
+// decoder holds what one pass over an envelope found.
+type decoder struct {
+	s         scanner
+	values    [7]string // version, id, detail-type, source, account, time, region
+	set       [7]bool   // values[i] was a string (null or missing leave it unset)
+	resources []string
+	detail    map[string]any
+	// detailLo and detailHi bound the detail value; detailLo is -1 without one.
+	detailLo, detailHi int
+	typeErr            error  // the first envelope field of the wrong type
+	dup                string // the first top-level key seen twice
+	keys               [][]byte
+	keysBuf            [12][]byte
+}
+
+var stringFields = [7]string{keyVersion, keyID, keyDetailType, keySource, keyAccount, keyTime, keyRegion}
+
+func (d *decoder) field(key string) *string {
+	for i, k := range stringFields {
+		if k == key && d.set[i] {
+			return &d.values[i]
 		}
 	}
-	return "", false
+	return nil
+}
+
+// envelope scans the top-level object. It reports false on a syntax error.
+func (d *decoder) envelope(p *rules.Path) bool {
+	s := &d.s
+	d.keys = d.keysBuf[:0]
+	s.i++
+	s.ws()
+	if s.peek() == '}' {
+		s.i++
+		s.ws()
+		return s.i == len(s.b)
+	}
+	for {
+		if s.peek() != '"' {
+			return false
+		}
+		lo, hi, esc, ok := s.str()
+		if !ok || !s.colon() {
+			return false
+		}
+		key := s.b[lo:hi]
+		if esc {
+			key = []byte(s.strValue(lo, hi, esc))
+		}
+		d.noteKey(key)
+		s.ws()
+		if !d.member(key, p) {
+			return false
+		}
+		more, ok := s.next('}')
+		if !ok {
+			return false
+		}
+		if !more {
+			s.ws()
+			return s.i == len(s.b)
+		}
+	}
+}
+
+// noteKey remembers key and notes the first key seen twice.
+func (d *decoder) noteKey(key []byte) {
+	if d.dup != "" {
+		return
+	}
+	for _, k := range d.keys {
+		if bytes.Equal(k, key) {
+			d.dup = string(key)
+			return
+		}
+	}
+	d.keys = append(d.keys, key)
+}
+
+// member decodes the value of one top-level key.
+func (d *decoder) member(key []byte, p *rules.Path) bool {
+	s := &d.s
+	c := s.peek()
+	switch string(key) {
+	case keyResources:
+		switch c {
+		case '[':
+			return d.stringList()
+		case 'n':
+			d.resources = nil
+			return s.lit("null")
+		}
+		d.wrongType(keyResources, "[]string", c)
+		return s.skip(1)
+	case keyDetail:
+		d.detailLo, d.detail = s.i, nil
+		ok := false
+		if c == '{' {
+			d.detail, ok = s.object(p, 1)
+		} else {
+			ok = s.skip(1)
+		}
+		d.detailHi = s.i
+		return ok
+	}
+	for i, k := range stringFields {
+		if k != string(key) {
+			continue
+		}
+		switch c {
+		case '"':
+			lo, hi, esc, ok := s.str()
+			if ok {
+				d.values[i], d.set[i] = s.strValue(lo, hi, esc), true
+			}
+			return ok
+		case 'n':
+			d.set[i] = false
+			return s.lit("null")
+		}
+		d.wrongType(k, "string", c)
+		return s.skip(1)
+	}
+	return s.skip(1)
+}
+
+func (d *decoder) wrongType(field, want string, c byte) {
+	if d.typeErr == nil {
+		d.typeErr = relay.Invalid("not_envelope", fmt.Sprintf("envelope field %q has the wrong type: want %s, got JSON %s", field, want, jsonKind(c)))
+	}
+}
+
+// stringList decodes resources as encoding/json decodes a []string: null
+// elements become "", other non-strings are a type error.
+func (d *decoder) stringList() bool {
+	s := &d.s
+	s.i++
+	s.ws()
+	d.resources = []string{}
+	if s.peek() == ']' {
+		s.i++
+		return true
+	}
+	for {
+		s.ws()
+		switch c := s.peek(); c {
+		case '"':
+			lo, hi, esc, ok := s.str()
+			if !ok {
+				return false
+			}
+			d.resources = append(d.resources, s.strValue(lo, hi, esc))
+		case 'n':
+			if !s.lit("null") {
+				return false
+			}
+			d.resources = append(d.resources, "")
+		default:
+			d.wrongType(keyResources, "string", c)
+			if !s.skip(2) {
+				return false
+			}
+		}
+		if more, ok := s.next(']'); !ok || !more {
+			return ok
+		}
+	}
+}
+
+// jsonKind names the JSON type of a value by its first byte, as encoding/json's
+// type errors do.
+func jsonKind(c byte) string {
+	switch c {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	}
+	return "number"
+}
+
+// syntaxError explains, in encoding/json's words, why raw is not an acceptable
+// body; the scanner refused it.
+func syntaxError(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return relay.Invalid("invalid_utf8", "body is not valid UTF-8")
+	}
+	if raw[0] != '{' {
+		if !json.Valid(raw) {
+			return relay.Invalid("malformed_json", "body is not valid JSON")
+		}
+		return relay.Invalid("not_envelope", "body is JSON but not an object; want an EventBridge event envelope")
+	}
+	if err := json.Unmarshal(raw, &struct{}{}); err != nil {
+		return relay.Invalid("malformed_json", "body is not valid JSON: "+err.Error())
+	}
+	return relay.Invalid("malformed_json", "body is not valid JSON")
 }
 
 // eventMap is the envelope as the rules' event variable sees it.
@@ -170,4 +335,35 @@ func eventMap(e *Envelope, detail map[string]any) map[string]any {
 		"resources":   res,
 		"detail":      detail,
 	}
+}
+
+// eventFields is the part of eventMap that holds the given keys: what the rules
+// read when they only select fields of event.
+func eventFields(e *Envelope, keys map[string]bool) map[string]any {
+	m := make(map[string]any, len(keys))
+	for k := range keys {
+		switch k {
+		case keyVersion:
+			m[k] = e.Version
+		case keyID:
+			m[k] = e.ID
+		case keyDetailType:
+			m[k] = e.DetailType
+		case keySource:
+			m[k] = e.Source
+		case keyAccount:
+			m[k] = e.Account
+		case keyTime:
+			m[k] = e.Time
+		case keyRegion:
+			m[k] = e.Region
+		case keyResources:
+			res := make([]any, len(e.Resources))
+			for i, r := range e.Resources {
+				res[i] = r
+			}
+			m[k] = res
+		}
+	}
+	return m
 }

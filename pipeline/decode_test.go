@@ -157,3 +157,31 @@ func TestEvaluateRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeKeys: envelope keys match exactly, and a top-level key given twice
+// (after unescaping) makes the event ambiguous.
+func TestDecodeKeys(t *testing.T) {
+	const rest = `"detail-type":"t","source":"genesys.cloud","detail":{}`
+	for _, tc := range []struct {
+		name, raw, why, msg string
+	}{
+		{"upper-case id is not id", `{"ID":"e-1",` + rest + `}`, "not_envelope", `not an EventBridge envelope: "id" is missing or empty`},
+		{"long s is not s", `{"id":"e-1","\u017fource":"genesys.cloud","detail-type":"t","detail":{}}`, "not_envelope", `not an EventBridge envelope: "source" is missing or empty`},
+		{"id twice", `{"id":"e-1","id":"e-2",` + rest + `}`, "duplicate_key", `envelope key "id" appears more than once; ambiguous event`},
+		{"detail twice", `{"id":"e-1",` + rest + `,"detail":{"a":1}}`, "duplicate_key", `envelope key "detail" appears more than once; ambiguous event`},
+		{"escaped twice", `{"id":"e-1",` + rest + `,"sour\u0063e":"x"}`, "duplicate_key", `envelope key "source" appears more than once; ambiguous event`},
+		{"other key twice", `{"id":"e-1",` + rest + `,"x":1,"x":2}`, "duplicate_key", `envelope key "x" appears more than once; ambiguous event`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Decode([]byte(tc.raw))
+			if relay.RejectReason(err) != tc.why || err.Error() != tc.msg {
+				t.Fatalf("error %v (%s), want %q (%s)", err, relay.RejectReason(err), tc.msg, tc.why)
+			}
+		})
+	}
+	// Keys that differ only in case are different keys: no ambiguity.
+	env, _, err := Decode([]byte(`{"id":"e-1","ID":"e-2","Detail":5,` + rest + `}`))
+	if err != nil || env.ID != "e-1" || string(env.Detail) != "{}" {
+		t.Fatalf("Decode = %+v, %v", env, err)
+	}
+}

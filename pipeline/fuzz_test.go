@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/rules"
 )
 
 // FuzzEvaluate checks that no input makes Evaluate panic; that what it rejects is
@@ -36,6 +38,7 @@ enrich:
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, p := range []*Processor{example, enriched} {
 			out, err := p.Evaluate(data)
+			sameAsFullDecode(t, p, data, out, err)
 			if err != nil {
 				if !errors.Is(err, relay.ErrInvalid) || relay.RejectReason(err) == "" || err.Error() == "" {
 					t.Fatalf("error %v (cause %q) is not a described invalid input", err, relay.RejectReason(err))
@@ -94,4 +97,17 @@ enrich:
 			}
 		}
 	})
+}
+
+// sameAsFullDecode checks that decoding only what the rules read decides as
+// decoding everything would.
+func sameAsFullDecode(t *testing.T, p *Processor, data []byte, out Outcome, err error) {
+	t.Helper()
+	full, ferr := p.evaluate(data, rules.FullAccess())
+	if (err == nil) != (ferr == nil) || err != nil && err.Error() != ferr.Error() {
+		t.Fatalf("error %v, with a full decode %v", err, ferr)
+	}
+	if !reflect.DeepEqual(out, full) {
+		t.Fatalf("outcome\n%+v\nwith a full decode\n%+v", out, full)
+	}
 }

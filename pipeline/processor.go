@@ -52,7 +52,13 @@ type Outcome struct {
 // Evaluate decodes raw and decides what to do with it. It never writes anywhere.
 // The error is a relay.InvalidError when raw is not an acceptable envelope.
 func (p *Processor) Evaluate(raw []byte) (Outcome, error) {
-	env, detail, err := Decode(raw)
+	return p.evaluate(raw, p.Rules.Access())
+}
+
+// evaluate is Evaluate decoding what acc asks for; tests compare it with a full
+// decode.
+func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
+	env, detail, err := decode(raw, acc.Detail)
 	if err != nil {
 		if env != nil {
 			return Outcome{Result: relay.Result{ID: env.ID}}, err
@@ -63,7 +69,15 @@ func (p *Processor) Evaluate(raw []byte) (Outcome, error) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))
 	}
-	vars := &rules.Vars{Event: eventMap(env, detail), Detail: detail}
+	// The rules see only what they read: detail holds the fields they select,
+	// and event exists only when they use it.
+	vars := &rules.Vars{Detail: detail}
+	switch {
+	case acc.Event:
+		vars.Event = eventMap(env, detail)
+	case len(acc.EventFields) > 0:
+		vars.Event = eventFields(env, acc.EventFields)
+	}
 	out := Outcome{Result: relay.Result{ID: env.ID}}
 	reason, pass, ruleErr := p.Rules.Filter(vars)
 	out.Reason = reason

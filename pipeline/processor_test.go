@@ -133,3 +133,15 @@ func TestFNV64aVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeOnlyWhatRulesRead: every sample event gets the same outcome whether
+// the decoder builds only the fields the rules read or the whole envelope.
+func TestDecodeOnlyWhatRulesRead(t *testing.T) {
+	for _, set := range benchSets {
+		p := loadExample(t, set.config)
+		for _, raw := range readLines(t, sharedTestdata(t, set.file)) {
+			out, err := p.Evaluate(raw)
+			sameAsFullDecode(t, p, raw, out, err)
+		}
+	}
+}

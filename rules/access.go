@@ -24,6 +24,8 @@ type Access struct {
 
 // Path is one node of the tree of fields read below detail.
 type Path struct {
+	// Name is the field this node selects from its parent ("" at the root).
+	Name string
 	// All is set when the value here is used as a whole (compared, passed to a
 	// function, iterated, tested with has()): everything below it is needed.
 	All bool
@@ -163,7 +165,7 @@ func (a *Access) record(root string, path []string) {
 		}
 		next := p.Fields[f]
 		if next == nil {
-			next = &Path{}
+			next = &Path{Name: f}
 			p.Fields[f] = next
 		}
 		p = next
