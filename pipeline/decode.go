@@ -72,7 +72,7 @@ func decode(raw []byte, p *rules.Path) (*Envelope, map[string]any, error) {
 	if id != nil {
 		partial.ID = *id
 	}
-	if d.dup != "" {
+	if d.hasDup {
 		// encoding/json keeps the last of two values, a consumer of the record
 		// may keep the first: refuse rather than guess.
 		return partial, nil, relay.Invalid("duplicate_key", fmt.Sprintf("envelope key %q appears more than once; ambiguous event", d.dup))
@@ -125,7 +125,8 @@ type decoder struct {
 	// detailLo and detailHi bound the detail value; detailLo is -1 without one.
 	detailLo, detailHi int
 	typeErr            error  // the first envelope field of the wrong type
-	dup                string // the first top-level key seen twice
+	dup                string // the first top-level key seen twice, if hasDup
+	hasDup             bool   // ("" is a key too)
 	keys               [][]byte
 	keysBuf            [12][]byte
 }
@@ -182,12 +183,12 @@ func (d *decoder) envelope(p *rules.Path) bool {
 
 // noteKey remembers key and notes the first key seen twice.
 func (d *decoder) noteKey(key []byte) {
-	if d.dup != "" {
+	if d.hasDup {
 		return
 	}
 	for _, k := range d.keys {
 		if bytes.Equal(k, key) {
-			d.dup = string(key)
+			d.dup, d.hasDup = string(key), true
 			return
 		}
 	}
