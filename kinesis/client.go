@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
 )
 
 // maxIdleConnsPerHost keeps a warm connection for every concurrent PutRecords
@@ -62,6 +64,9 @@ func NewClient(ctx context.Context, region, endpoint string) (*kinesis.Client, e
 				tr.IdleConnTimeout = 90 * time.Second
 			})
 		}
+		// A fast endpoint would otherwise sometimes see a call fail after it
+		// stored the records, and get them again on the retry.
+		o.HTTPClient = awshttpx.Wrap(o.HTTPClient)
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 1
 		if endpoint != "" {

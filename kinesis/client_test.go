@@ -15,6 +15,8 @@ import (
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+
+	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
 )
 
 // awsTestEnv gives the SDK static credentials and nothing else from the
@@ -200,9 +202,13 @@ func TestNewClientTransport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewClient with AWS_CA_BUNDLE: %v", err)
 	}
-	bc, ok := client.Options().HTTPClient.(*awshttp.BuildableClient)
+	wrapped, ok := client.Options().HTTPClient.(awshttpx.Client)
 	if !ok {
-		t.Fatalf("HTTP client %T", client.Options().HTTPClient)
+		t.Fatalf("HTTP client %T is not wrapped by awshttpx", client.Options().HTTPClient)
+	}
+	bc, ok := wrapped.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		t.Fatalf("HTTP client %T", wrapped.HTTPClient)
 	}
 	tr := bc.GetTransport()
 	if tr.MaxIdleConnsPerHost < DefaultMaxInFlight {

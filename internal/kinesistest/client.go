@@ -1,13 +1,11 @@
 package kinesistest
 
 import (
-	"io"
-	"net/http"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
 )
 
 // AWSConfig returns an SDK configuration that reaches this server: its
@@ -31,31 +29,10 @@ func (s *Server) NewClient(optFns ...func(*kinesis.Options)) *kinesis.Client {
 }
 
 // SafeHTTPClient wraps c (nil means the SDK's default HTTP client) so that
-// request bodies reach net/http without a WriteTo method.
-//
-// This works around a client-side race in smithy-go (seen with v1.28.9):
-// the SDK closes the request body as soon as the response arrives, and a
-// closed body's WriteTo returns io.EOF as an error. net/http, which reads
-// the body once more after sending Content-Length bytes, then closes the
-// connection under the response being read, and the call fails with "use
-// of closed network connection" although the server stored the records.
-// It needs a server that answers within microseconds, such as this one on
-// loopback: about 1 call in 100 under the race detector, rarely otherwise.
-// A retry after it writes the records twice.
+// request bodies reach net/http without a WriteTo method; see
+// [awshttpx.Wrap], which the relay's own clients use, for the smithy-go race
+// this avoids. Without it a server as fast as this one on loopback sometimes
+// sees a call fail after it stored the records, and a retry writes them twice.
 func SafeHTTPClient(c aws.HTTPClient) aws.HTTPClient {
-	if c == nil {
-		c = awshttp.NewBuildableClient()
-	}
-	return safeClient{c}
-}
-
-type safeClient struct{ aws.HTTPClient }
-
-// Do hides the body's WriteTo; Read on a closed body returns io.EOF, which
-// net/http takes as the end of the body.
-func (c safeClient) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = struct{ io.ReadCloser }{r.Body}
-	}
-	return c.HTTPClient.Do(r)
+	return awshttpx.Wrap(c)
 }
