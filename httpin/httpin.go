@@ -69,7 +69,7 @@ func New(h relay.Handler, opts Options) *Handler {
 	}
 	hd.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
 	hd.auth.Store(opts.Auth)
-	for _, c := range []int{200, 400, 401, 404, 405, 413, 429, 503} {
+	for _, c := range []int{200, 400, 401, 404, 405, 408, 413, 429, 503} {
 		hd.reqs.WithLabelValues(strconv.Itoa(c))
 	}
 	if opts.Registerer != nil {
