@@ -89,7 +89,7 @@ func (w *Writer) run() {
 		case pending == 0:
 			w.wakeCount, w.wakeBytes = 1, math.MaxInt
 		default:
-			w.wakeCount, w.wakeBytes = w.opts.MaxBatchRecords, w.opts.MaxBatchBytes
+			w.wakeCount, w.wakeBytes = w.flushAtLocked(), w.opts.MaxBatchBytes
 			next = w.oldestLocked().Add(w.opts.Linger)
 		}
 		if w.retries.len() > 0 {
@@ -118,7 +118,7 @@ func (w *Writer) sendableLocked(now time.Time) bool {
 	switch {
 	case n == 0:
 		return false
-	case w.closed, n >= w.opts.MaxBatchRecords, w.pendingBytes >= w.opts.MaxBatchBytes:
+	case w.closed, n >= w.flushAtLocked(), w.pendingBytes >= w.opts.MaxBatchBytes:
 		return true
 	}
 	return !now.Before(w.oldestLocked().Add(w.opts.Linger))

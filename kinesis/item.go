@@ -38,7 +38,8 @@ type item struct {
 	lastErr  error     // why the last attempt failed
 	solo     bool      // send alone, so that a rejection can be attributed to it
 	state    atomic.Uint32
-	done     chan error // capacity 1; receives exactly one answer when finished
+	done     chan error    // capacity 1; receives exactly one answer when finished
+	waiting  *atomic.Int64 // the writer's count of callers without an answer
 }
 
 var itemPool = sync.Pool{New: func() any { return &item{done: make(chan error, 1)} }}
@@ -48,7 +49,7 @@ func getItem() *item { return itemPool.Get().(*item) }
 // putItem recycles an item; only its current owner may call it, once.
 func putItem(it *item) {
 	it.rec = relay.Record{}
-	it.cost, it.attempt, it.solo, it.lastErr = 0, 0, false, nil
+	it.cost, it.attempt, it.solo, it.lastErr, it.waiting = 0, 0, false, nil, nil
 	it.deadline, it.enq, it.retryAt = time.Time{}, time.Time{}, time.Time{}
 	it.state.Store(stQueued)
 	itemPool.Put(it)
@@ -77,6 +78,7 @@ func (it *item) finish(from uint32, err error, count func()) bool {
 	if !it.state.CompareAndSwap(from, stFinished) {
 		return false
 	}
+	it.waiting.Add(-1)
 	count()
 	it.done <- err
 	return true

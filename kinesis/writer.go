@@ -61,6 +61,12 @@ type Options struct {
 	MaxRecordBytes int
 	// Linger is how long a partial batch waits for more records.
 	Linger time.Duration
+	// EagerFlush sends a partial batch before the linger has passed when every
+	// caller seen waiting at once in the last second or two is waiting in it,
+	// so that it is unlikely to grow: callers that send one record and wait for
+	// its answer (the HTTP input, as EventBridge sends) then share one call
+	// without waiting for the linger. A lone record still waits for the linger.
+	EagerFlush bool
 	// MaxInFlight caps concurrent PutRecords calls. While every call is busy,
 	// records accumulate into larger batches.
 	MaxInFlight int
@@ -172,6 +178,7 @@ type Writer struct {
 	batcherDone chan struct{}
 	senders     sync.WaitGroup
 	batchPool   sync.Pool
+	waiting     atomic.Int64           // callers whose record is queued, in flight or retried, not yet answered
 	loggedAt    [logKinds]atomic.Int64 // unix nanoseconds of the last line per kind
 
 	mu           sync.Mutex
@@ -180,6 +187,8 @@ type Writer struct {
 	retries      retryHeap // retried records waiting for their backoff
 	pendingBytes int       // cost of queue and ready
 	inFlight     int       // calls handed to senders and not yet finished
+	peak         [2]int    // most callers waiting at once in this and the previous peakPeriod
+	peakSince    time.Time // start of this peakPeriod
 	closed       bool      // Close has begun: refuse new records, skip linger
 	aborted      bool      // Close gave up: answer everything left with ErrClosed
 	wakeCount    int       // Put wakes the batcher when pending records reach this
@@ -249,7 +258,7 @@ func (w *Writer) Put(ctx context.Context, rec relay.Record) error {
 		return fmt.Errorf("kinesis: %w: %w", err, relay.ErrUnavailable)
 	}
 	it := getItem()
-	it.rec, it.cost = rec, cost
+	it.rec, it.cost, it.waiting = rec, cost, &w.waiting
 	it.deadline, _ = ctx.Deadline()
 	now := time.Now()
 
@@ -268,6 +277,7 @@ func (w *Writer) Put(ctx context.Context, rec relay.Record) error {
 	it.enq = now
 	w.queue.push(it)
 	w.pendingBytes += cost
+	w.notePeakLocked(now, int(w.waiting.Add(1)))
 	kick := w.queue.len()+w.ready.len() >= w.wakeCount || w.pendingBytes >= w.wakeBytes
 	if kick {
 		w.wakeCount, w.wakeBytes = math.MaxInt, math.MaxInt
@@ -283,6 +293,7 @@ func (w *Writer) Put(ctx context.Context, rec relay.Record) error {
 		return err
 	case <-ctx.Done():
 		if it.abandon() {
+			w.waiting.Add(-1)
 			return fmt.Errorf("kinesis: record not accepted before the caller gave up: %w: %w", ctx.Err(), relay.ErrUnavailable)
 		}
 		err := <-it.done
@@ -361,6 +372,27 @@ func (w *Writer) Close(ctx context.Context) error {
 	w.senders.Wait()
 	w.cancel()
 	return err
+}
+
+// peakPeriod is how long the most callers seen waiting at once is remembered.
+const peakPeriod = time.Second
+
+// notePeakLocked notes that waiting callers wait for an answer now.
+func (w *Writer) notePeakLocked(now time.Time, waiting int) {
+	if now.Sub(w.peakSince) >= peakPeriod {
+		w.peak[1], w.peak[0], w.peakSince = w.peak[0], 0, now
+	}
+	w.peak[0] = max(w.peak[0], waiting)
+}
+
+// flushAtLocked is the number of pending records at which a batch goes out
+// without waiting for the linger: a full batch, or with EagerFlush as many as
+// the callers seen waiting at once lately (at least two).
+func (w *Writer) flushAtLocked() int {
+	if !w.opts.EagerFlush {
+		return w.opts.MaxBatchRecords
+	}
+	return min(max(2, w.peak[0], w.peak[1]), w.opts.MaxBatchRecords)
 }
 
 // kick wakes the batcher without blocking.

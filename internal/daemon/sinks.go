@@ -49,6 +49,9 @@ func NewSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
 		Aggregate:       k.Aggregate,
 		Registerer:      reg,
 		Logger:          log,
+		// Senders wait for their answers (HTTP, as EventBridge sends; SQS
+		// workers): once all of them are in a batch it goes out at once.
+		EagerFlush: true,
 	})
 }
 

@@ -1,0 +1,93 @@
+package kinesis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestEagerFlushClosedLoop: callers that each wait for their answer before
+// sending again (as EventBridge does over HTTP) share one call per round
+// without waiting for the linger.
+func TestEagerFlushClosedLoop(t *testing.T) {
+	api := &fakeAPI{respond: func(context.Context, int, *fakeCall) (*kinesisOutput, error) {
+		time.Sleep(time.Millisecond)
+		return nil, nil
+	}}
+	w := newTestWriter(t, api, Options{Linger: time.Second, EagerFlush: true})
+	const callers, rounds = 64, 20
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			for i := range rounds {
+				if err := w.Put(context.Background(), rec(fmt.Sprintf("%d-%d", g, i))); err != nil {
+					t.Errorf("Put: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Since(start)
+	calls := api.numCalls()
+	t.Logf("%d records in %d calls, %s", callers*rounds, calls, d)
+	// With the linger alone every round would take a second.
+	if d > rounds*time.Second/4 {
+		t.Errorf("%d rounds took %s: batches waited for the linger", rounds, d)
+	}
+	// One call a round is the least; the first rounds find out how many callers there are.
+	if calls > 2*rounds {
+		t.Errorf("%d calls for %d rounds of %d callers", calls, rounds, callers)
+	}
+}
+
+// TestEagerFlushLoneRecordWaits: a record alone waits for the linger.
+func TestEagerFlushLoneRecordWaits(t *testing.T) {
+	api := &fakeAPI{}
+	w := newTestWriter(t, api, Options{Linger: 200 * time.Millisecond, EagerFlush: true})
+	start := time.Now()
+	if err := w.Put(context.Background(), rec("a")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("a lone record was answered after %s, before the linger", d)
+	}
+}
+
+// TestEagerFlushWaitsForExpectedCallers: once three callers were seen waiting
+// at once, a batch of one waits for the linger for the others.
+func TestEagerFlushWaitsForExpectedCallers(t *testing.T) {
+	release := make(chan struct{})
+	api := &fakeAPI{respond: func(_ context.Context, n int, _ *fakeCall) (*kinesisOutput, error) {
+		if n == 0 {
+			<-release
+		}
+		return nil, nil
+	}}
+	w := newTestWriter(t, api, Options{Linger: 300 * time.Millisecond, EagerFlush: true})
+	a := putAsync(context.Background(), w, rec("a"))
+	waitFor(t, "a queued", func() bool { return queued(w) == 1 })
+	b := putAsync(context.Background(), w, rec("b"))
+	// Two callers, both waiting: they go out together at once.
+	waitFor(t, "first call", func() bool { return api.numCalls() == 1 })
+	start := time.Now()
+	c := putAsync(context.Background(), w, rec("c")) // three callers waiting at once
+	waitFor(t, "c queued", func() bool { return queued(w) == 1 })
+	close(release)
+	for _, r := range []<-chan error{a, b} {
+		if err := <-r; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-c; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("c was answered after %s, before the linger, while two more callers were expected", d)
+	}
+	if calls := api.snapshot(); len(calls) != 2 || len(calls[0].data) != 2 {
+		t.Errorf("%d calls, the first with %d records; want a, b together, then c", len(calls), len(calls[0].data))
+	}
+}
