@@ -67,7 +67,9 @@ func New(h relay.Handler, opts Options) *Handler {
 		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Subsystem: "http",
 			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
 	}
-	hd.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+	// Events are a few KB: a small buffer per request in flight keeps memory
+	// low with thousands of connections; larger bodies grow it (see ServeHTTP).
+	hd.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	hd.auth.Store(opts.Auth)
 	for _, c := range []int{200, 400, 401, 404, 405, 408, 413, 429, 503} {
 		hd.reqs.WithLabelValues(strconv.Itoa(c))
@@ -125,6 +127,11 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hd.bufs.Put(bp)
 		}
 	}()
+	if n := r.ContentLength + 1; n > int64(cap(*bp)) {
+		// Room for the announced body in one allocation, up to a bound: the
+		// announcement is only a claim until the bytes arrive.
+		*bp = make([]byte, 0, min(n, maxPresize))
+	}
 	body, err := readBody((*bp)[:0], http.MaxBytesReader(w, r.Body, hd.opts.MaxBodyBytes))
 	*bp = body
 	if err != nil {
@@ -194,6 +201,9 @@ func (hd *Handler) write(w http.ResponseWriter, code int, b []byte) {
 }
 
 var jsonContentType = []string{"application/json"}
+
+// maxPresize bounds the buffer allocated for a body from its Content-Length.
+const maxPresize = 64 << 10
 
 // readBody appends all of r to b.
 func readBody(b []byte, r io.Reader) ([]byte, error) {
