@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -54,7 +55,7 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 	if err != nil {
 		return result{}, fmt.Errorf("benchmark config: %w", err)
 	}
-	ch, err := startChild(bin, []string{"serve", "-c", cfgPath}, nil, filepath.Join(tmp, "relay.log"))
+	ch, err := startChild(bin, []string{"serve", "-c", cfgPath}, o.env, filepath.Join(tmp, "relay.log"))
 	if err != nil {
 		return result{}, err
 	}
@@ -191,9 +192,25 @@ func benchInProcess(ctx context.Context, o options, tmp string, events [][]byte)
 	var s0, s1 time.Duration
 	var k0, k1 kinesistest.Stats
 	var profErr error
+	if o.memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
 	w := window{
-		start: func() { profErr = pprof.StartCPUProfile(f); s0, k0 = selfCPU(), ks.Stats() },
-		stop:  func() { s1, k1 = selfCPU(), ks.Stats(); pprof.StopCPUProfile() },
+		start: func() {
+			profErr = pprof.StartCPUProfile(f)
+			s0, k0 = selfCPU(), ks.Stats()
+			if o.memProfile != "" {
+				runtime.GC() // the profile then counts from here: diff against a base
+				writeHeapProfile(o.memProfile + ".base")
+			}
+		},
+		stop: func() {
+			s1, k1 = selfCPU(), ks.Stats()
+			pprof.StopCPUProfile()
+			if o.memProfile != "" {
+				writeHeapProfile(o.memProfile)
+			}
+		},
 	}
 	var l load
 	pprof.Do(ctx, pprof.Labels("proc", "load"), func(ctx context.Context) {
@@ -211,6 +228,18 @@ func benchInProcess(ctx context.Context, o options, tmp string, events [][]byte)
 	fmt.Fprintf(os.Stderr, "relay-bench: CPU profile in %s; CPU figures are the whole process (relay, load, endpoint):\n"+
 		"  go tool pprof -tagfocus proc=relay -top %s\n", o.cpuProfile, o.cpuProfile)
 	return r, nil
+}
+
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relay-bench:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "relay-bench:", err)
+	}
 }
 
 func cut(kv string) (string, string, bool) {

@@ -121,7 +121,7 @@ var forwardedPrefix = []byte(`{"status":"forwarded"`)
 // run sends until the phase is done. The request, its body and the answer
 // buffer are reused, so the sender itself allocates little.
 func (s *senderStats) run(ctx context.Context, client *http.Client, url string, events [][]byte, first int, phase *atomic.Int32) {
-	s.lat = make([]time.Duration, 0, 1<<14)
+	s.lat = make([]time.Duration, 0, 1024)
 	s.statuses = map[int]int64{}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {

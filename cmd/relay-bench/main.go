@@ -45,7 +45,9 @@ type options struct {
 	warmup         time.Duration
 	kinesisLatency time.Duration
 	sets           setFlags
+	env            setFlags
 	cpuProfile     string
+	memProfile     string
 	keep           bool
 	jsonOnly       bool
 }
@@ -71,7 +73,9 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before the measurement starts")
 	flag.DurationVar(&o.kinesisLatency, "kinesis-latency", 0, "latency the Kinesis endpoint adds to every call")
 	flag.Var(&o.sets, "set", "override a config key, e.g. -set kinesis.linger=5ms (repeatable)")
+	flag.Var(&o.env, "env", "environment variable for the relay process, e.g. -env GOGC=200 (repeatable)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "run the relay in this process instead of a child and write a CPU profile here; the relay's samples carry the label proc=relay (go tool pprof -tagfocus proc=relay)")
+	flag.StringVar(&o.memProfile, "memprofile", "", "with -cpuprofile: also write an allocation profile of the measured window here")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (config, relay log)")
 	flag.BoolVar(&o.jsonOnly, "json", false, "print only the JSON line")
 	flag.Parse()
