@@ -81,7 +81,7 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 
 // benchFloor measures a trivial net/http server in a child process, the same
 // way as the relay: the cost of HTTP alone on this machine.
-func benchFloor(ctx context.Context, o options, valid bool, events [][]byte) (result, error) {
+func benchFloor(ctx context.Context, o options, valid, fast bool, events [][]byte) (result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return result{}, err
@@ -95,6 +95,10 @@ func benchFloor(ctx context.Context, o options, valid bool, events [][]byte) (re
 	if valid {
 		args = append(args, "-valid")
 		name = "floor-json.Valid"
+	}
+	if fast {
+		args = append(args, "-fasthttp")
+		name = "fasthttp-" + name
 	}
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("relay-bench-floor-%d.log", os.Getpid()))
 	defer os.Remove(logPath)

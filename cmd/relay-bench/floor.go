@@ -26,6 +26,7 @@ func runFloorServer(args []string) int {
 	fs := flag.NewFlagSet(floorCommand, flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "listen address")
 	valid := fs.Bool("valid", false, "check the body with json.Valid (400 when invalid)")
+	fast := fs.Bool("fasthttp", false, "serve with github.com/valyala/fasthttp instead of net/http")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -34,9 +35,16 @@ func runFloorServer(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	bufs := sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 	answer := []byte(`{"status":"forwarded","partition_key":"09651f69d06b8e05"}` + "\n")
 	bad := []byte(`{"error":"body is not valid JSON"}` + "\n")
+	if *fast {
+		if err := serveFastFloor(ln, *valid, answer, bad); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
+	bufs := sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ready\n") })
 	mux.HandleFunc("/eventbridge", func(w http.ResponseWriter, r *http.Request) {

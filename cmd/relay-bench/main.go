@@ -62,7 +62,7 @@ func main() {
 		os.Exit(runFloorServer(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial net/http servers (read the body; read and json.Valid)")
+	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, then fasthttp)")
 	flag.StringVar(&o.relayBin, "relay", "", "relay binary (default: go build ./cmd/genesys-relay into a temporary directory)")
 	flag.StringVar(&o.repo, "repo", "", "repository root (default: the directory holding go.mod, upwards from the working directory)")
 	flag.StringVar(&o.config, "config", "examples/relay.yaml", "config whose filter, partition_key and enrich the relay runs (relative to -repo)")
@@ -126,8 +126,8 @@ func run(ctx context.Context, o options) error {
 		}
 		results = append(results, r)
 	case "floor":
-		for _, valid := range []bool{false, true} {
-			r, err := benchFloor(ctx, o, valid, events)
+		for _, v := range [...]struct{ valid, fast bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			r, err := benchFloor(ctx, o, v.valid, v.fast, events)
 			if err != nil {
 				return err
 			}
