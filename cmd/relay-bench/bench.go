@@ -32,7 +32,14 @@ func newKinesis(o options) *kinesistest.Server {
 func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (result, error) {
 	ks := newKinesis(o)
 	defer ks.Close()
-	bin := o.relayBin
+	bin, args, name := o.relayBin, []string{"serve"}, "relay"
+	if o.mode == "relay-fasthttp" {
+		self, err := os.Executable()
+		if err != nil {
+			return result{}, err
+		}
+		bin, args, name = self, []string{fastRelayCommand}, "relay-fasthttp"
+	}
 	if bin == "" {
 		var err error
 		if bin, err = buildRelay(o.repo, tmp); err != nil {
@@ -55,7 +62,7 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 	if err != nil {
 		return result{}, fmt.Errorf("benchmark config: %w", err)
 	}
-	ch, err := startChild(bin, []string{"serve", "-c", cfgPath}, o.env, filepath.Join(tmp, "relay.log"))
+	ch, err := startChild(bin, append(args, "-c", cfgPath), o.env, filepath.Join(tmp, "relay.log"))
 	if err != nil {
 		return result{}, err
 	}
@@ -68,7 +75,7 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 	if err := ch.waitReady(ctx, "http://"+listen+"/readyz"); err != nil {
 		return result{}, fmt.Errorf("relay: %w", err)
 	}
-	r, err := measure(ctx, o, "relay", ch.cmd.Process.Pid, "http://"+listen+cfg.HTTP.Path, events, ks)
+	r, err := measure(ctx, o, name, ch.cmd.Process.Pid, "http://"+listen+cfg.HTTP.Path, events, ks)
 	if err != nil {
 		return r, err
 	}
