@@ -32,15 +32,17 @@ func (a *nopAPI) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _ ..
 }
 
 // BenchmarkPut measures Put from many goroutines (one op is one record,
-// accepted end to end).
+// accepted end to end). With the linger alone a batch goes out every
+// millisecond; with EagerFlush as soon as every caller is in it, so that the
+// writer's own cost per record shows.
 func BenchmarkPut(b *testing.B) {
-	for _, agg := range []bool{false, true} {
-		name := "plain"
-		if agg {
-			name = "aggregate"
-		}
-		b.Run(name, func(b *testing.B) {
-			w, err := NewWriter(&nopAPI{outs: map[int]*kinesis.PutRecordsOutput{}}, Options{Stream: "s", Linger: time.Millisecond, Aggregate: agg})
+	for _, bc := range []struct {
+		name       string
+		agg, eager bool
+	}{{"plain", false, false}, {"aggregate", true, false}, {"plain-eager", false, true}, {"aggregate-eager", true, true}} {
+		agg := bc.agg
+		b.Run(bc.name, func(b *testing.B) {
+			w, err := NewWriter(&nopAPI{outs: map[int]*kinesis.PutRecordsOutput{}}, Options{Stream: "s", Linger: time.Millisecond, Aggregate: agg, EagerFlush: bc.eager})
 			if err != nil {
 				b.Fatal(err)
 			}
