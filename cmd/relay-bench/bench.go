@@ -147,7 +147,7 @@ func measure(ctx context.Context, o options, name string, pid int, url string, e
 			}
 		},
 	}
-	l := drive(ctx, url, events, o.senders, o.warmup, o.duration, w)
+	l := drive(ctx, url, events, o.senders, o.client == "raw", o.warmup, o.duration, w)
 	if werr != nil {
 		return result{}, fmt.Errorf("reading /proc/%d: %w", pid, werr)
 	}
@@ -225,7 +225,7 @@ func benchInProcess(ctx context.Context, o options, tmp string, events [][]byte)
 	}
 	var l load
 	pprof.Do(ctx, pprof.Labels("proc", "load"), func(ctx context.Context) {
-		l = drive(ctx, url, events, o.senders, o.warmup, o.duration, w)
+		l = drive(ctx, url, events, o.senders, o.client == "raw", o.warmup, o.duration, w)
 	})
 	stopRelay()
 	if err := <-done; err != nil {

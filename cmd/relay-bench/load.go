@@ -37,7 +37,7 @@ const (
 // drive runs c senders against url, each sending one event and waiting for its
 // answer, for warmup then d. Only requests that start within the measured window
 // count; w.start and w.stop run at its edges.
-func drive(ctx context.Context, url string, events [][]byte, c int, warmup, d time.Duration, w window) load {
+func drive(ctx context.Context, url string, events [][]byte, c int, rawClient bool, warmup, d time.Duration, w window) load {
 	tr := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          2 * c,
@@ -56,7 +56,16 @@ func drive(ctx context.Context, url string, events [][]byte, c int, warmup, d ti
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			per[i].run(ctx, client, url, events, i, &phase)
+			var raw *rawConn
+			if rawClient {
+				var err error
+				if raw, err = newRawConn(url, events); err != nil {
+					per[i].firstErr = err.Error()
+					return
+				}
+				defer raw.close()
+			}
+			per[i].run(ctx, client, raw, url, events, i, &phase)
 		}()
 	}
 
@@ -120,7 +129,7 @@ var forwardedPrefix = []byte(`{"status":"forwarded"`)
 
 // run sends until the phase is done. The request, its body and the answer
 // buffer are reused, so the sender itself allocates little.
-func (s *senderStats) run(ctx context.Context, client *http.Client, url string, events [][]byte, first int, phase *atomic.Int32) {
+func (s *senderStats) run(ctx context.Context, client *http.Client, raw *rawConn, url string, events [][]byte, first int, phase *atomic.Int32) {
 	s.lat = make([]time.Duration, 0, 1024)
 	s.statuses = map[int]int64{}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
@@ -136,11 +145,16 @@ func (s *senderStats) run(ctx context.Context, client *http.Client, url string, 
 		if p == phaseDone || ctx.Err() != nil {
 			return
 		}
-		ev := events[i%len(events)]
-		body.Reset(ev)
-		req.Body, req.ContentLength = body, int64(len(ev))
+		n := i % len(events)
 		start := time.Now()
-		resp, err := client.Do(req)
+		var status int
+		var err error
+		if raw != nil {
+			status, err = raw.do(ctx, n, &answer)
+		} else {
+			status, err = s.post(client, req, body, events[n], &answer)
+		}
+		lat := time.Since(start)
 		if err != nil {
 			if p == phaseMeasure && ctx.Err() == nil {
 				s.transport++
@@ -151,26 +165,30 @@ func (s *senderStats) run(ctx context.Context, client *http.Client, url string, 
 			time.Sleep(10 * time.Millisecond) // do not spin on a refused connection
 			continue
 		}
-		answer.Reset()
-		_, rerr := answer.ReadFrom(resp.Body)
-		resp.Body.Close()
-		lat := time.Since(start)
 		if p != phaseMeasure {
 			continue
 		}
-		if rerr != nil {
-			s.transport++
-			if s.firstErr == "" {
-				s.firstErr = rerr.Error()
-			}
-			continue
-		}
 		s.lat = append(s.lat, lat)
-		s.statuses[resp.StatusCode]++
-		if resp.StatusCode == http.StatusOK && bytes.HasPrefix(answer.Bytes(), forwardedPrefix) {
+		s.statuses[status]++
+		if status == http.StatusOK && bytes.HasPrefix(answer.Bytes(), forwardedPrefix) {
 			s.forwarded++
 		}
 	}
+}
+
+// post sends ev with net/http's client, reusing req and body, and reads the
+// answer into answer.
+func (s *senderStats) post(client *http.Client, req *http.Request, body *reqBody, ev []byte, answer *bytes.Buffer) (int, error) {
+	body.Reset(ev)
+	req.Body, req.ContentLength = body, int64(len(ev))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	answer.Reset()
+	_, err = answer.ReadFrom(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, err
 }
 
 // percentile is the nearest-rank percentile p (0 < p <= 100) of sorted.
