@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genesys-relay/genesys-relay/config"
+)
+
+func TestRelayConfig(t *testing.T) {
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options{repo: repo, config: "examples/relay.yaml", sets: setFlags{"kinesis.linger=3ms", "kinesis.max_in_flight=4", "http.max_in_flight=10"}}
+	data, err := relayConfig(o, "127.0.0.1:1234", "http://127.0.0.1:9", "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(data, noEnv)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	k := cfg.Kinesis
+	if cfg.Listen != "127.0.0.1:1234" || k.Endpoint != "http://127.0.0.1:9" || k.Stream != "bench" || k.Region != "us-east-1" ||
+		k.Linger != 3*time.Millisecond || k.MaxInFlight != 4 || cfg.HTTP.MaxInFlight != 10 || cfg.Sink != "kinesis" {
+		t.Errorf("config %+v", cfg)
+	}
+	if len(cfg.Tests) != 0 || len(cfg.Filter.Rules) != 5 {
+		t.Errorf("%d tests, %d rules; want the example's rules without its tests", len(cfg.Tests), len(cfg.Filter.Rules))
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i))
+	}
+	for p, want := range map[float64]time.Duration{50: 50, 90: 90, 99: 99, 100: 100, 0.1: 1} {
+		if got := percentile(d, p); got != want {
+			t.Errorf("p%v = %v, want %v", p, got, want)
+		}
+	}
+	if percentile(nil, 50) != 0 {
+		t.Error("percentile of nothing")
+	}
+}
+
+func TestCPUTicksAndRSS(t *testing.T) {
+	if _, err := cpuTicks(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if rss, err := peakRSS(os.Getpid()); err != nil || rss <= 0 {
+		t.Fatalf("peak RSS %d, %v", rss, err)
+	}
+	if hz, _ := clockTicks(); hz <= 0 {
+		t.Fatalf("clock ticks %d", hz)
+	}
+}
+
+// TestRawClient sends two requests on one connection to a server answering
+// by hand, and reads the answers.
+func TestRawClient(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 2)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		r := bufio.NewReader(conn)
+		for i := 0; i < 2; i++ {
+			var req bytes.Buffer
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				req.WriteString(line)
+				if line == "\r\n" {
+					break
+				}
+			}
+			body := make([]byte, 2)
+			if _, err := r.Read(body); err != nil {
+				return
+			}
+			got <- req.String() + string(body)
+			conn.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 22\r\n\r\n{\"status\":\"forwarded\"}"))
+		}
+	}()
+	c, err := newRawConn("http://"+ln.Addr().String()+"/eventbridge", [][]byte{[]byte("{}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var answer bytes.Buffer
+	for i := 0; i < 2; i++ {
+		status, err := c.do(t.Context(), 0, &answer)
+		if err != nil || status != 200 || answer.String() != `{"status":"forwarded"}` {
+			t.Fatalf("answer %d %q, %v", status, answer.String(), err)
+		}
+		req := <-got
+		if !strings.HasPrefix(req, "POST /eventbridge HTTP/1.1\r\n") || !strings.Contains(req, "Content-Length: 2\r\n") || !strings.HasSuffix(req, "\r\n\r\n{}") {
+			t.Fatalf("request %q", req)
+		}
+	}
+}
