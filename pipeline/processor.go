@@ -45,6 +45,9 @@ type Outcome struct {
 	relay.Result
 	// RuleErr is the evaluation error that decided a fail-closed drop.
 	RuleErr error
+	// HashKeyErr is true when the configured explicit hash key failed to evaluate
+	// or was not a decimal in [0, 2^128); the record is sent without one.
+	HashKeyErr bool
 	// FieldErrs are enrichment fields that failed to evaluate (written as null).
 	FieldErrs []string
 }
@@ -91,6 +94,10 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 	out.Record.PartitionKey, out.KeyFallback = p.partitionKey(vars, env.ID)
 	if ehk, err := p.Rules.ExplicitHashKey(vars); err == nil && validHashKey(ehk) {
 		out.Record.ExplicitHashKey = ehk
+	} else if err != nil || ehk != "" {
+		// Configured but failed or out of range: Kinesis places the record by its
+		// partition key instead; counted so it is not silent.
+		out.HashKeyErr = true
 	}
 	original := env.Detail
 	if p.includeEnvelope {

@@ -73,6 +73,9 @@ func (in *input) Handle(ctx context.Context, raw []byte) (relay.Result, error) {
 	if out.KeyFallback {
 		m.keyFallbacks.Inc()
 	}
+	if out.HashKeyErr {
+		m.hashKeyErrors.Inc()
+	}
 	for _, f := range out.FieldErrs {
 		m.enrichErrors.WithLabelValues(f).Inc()
 	}
@@ -105,7 +108,7 @@ type metrics struct {
 	received, forwarded, failed *prometheus.CounterVec
 	dropped, rejected           *prometheus.CounterVec
 	ruleErrors, enrichErrors    *prometheus.CounterVec
-	keyFallbacks                prometheus.Counter
+	keyFallbacks, hashKeyErrors prometheus.Counter
 	inFlight                    prometheus.Gauge
 	duration                    *prometheus.HistogramVec
 }
@@ -129,6 +132,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Enrichment fields that failed to evaluate and were written as null."}, []string{"field"}),
 		keyFallbacks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "partition_key_fallbacks_total",
 			Help: "Partition keys that were empty or failed and fell back to the envelope id."}),
+		hashKeyErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "explicit_hash_key_errors_total",
+			Help: "Configured explicit hash keys that failed or were out of range; the record was placed by its partition key."}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "events_in_flight",
 			Help: "Events being processed or waiting for the sink."}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "event_duration_seconds",
@@ -137,7 +142,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.received, m.forwarded, m.failed, m.dropped, m.rejected, m.ruleErrors,
-			m.enrichErrors, m.keyFallbacks, m.inFlight, m.duration)
+			m.enrichErrors, m.keyFallbacks, m.hashKeyErrors, m.inFlight, m.duration)
 	}
 	return m
 }
