@@ -178,7 +178,9 @@ func (hd *Handler) failEvent(w http.ResponseWriter, err error) {
 		w.Header().Set("Retry-After", "1")
 		hd.fail(w, http.StatusTooManyRequests, "relay overloaded; retry later")
 	default:
-		hd.log.Warn("event not accepted by the sink in time", "err", err)
+		// Debug only: in an outage every event ends here; the Kinesis writer logs the
+		// cause once a second and the metrics count each answer.
+		hd.log.Debug("event not accepted by the sink in time", "err", err)
 		w.Header().Set("Retry-After", "1")
 		hd.fail(w, http.StatusServiceUnavailable, "not written to Kinesis in time; retry later")
 	}
