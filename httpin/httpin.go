@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/iox"
 	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 )
 
@@ -132,7 +133,7 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// announcement is only a claim until the bytes arrive.
 		*bp = make([]byte, 0, min(n, maxPresize))
 	}
-	body, err := readBody((*bp)[:0], http.MaxBytesReader(w, r.Body, hd.opts.MaxBodyBytes))
+	body, err := iox.AppendAll((*bp)[:0], http.MaxBytesReader(w, r.Body, hd.opts.MaxBodyBytes))
 	*bp = body
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -206,20 +207,3 @@ var jsonContentType = []string{"application/json"}
 
 // maxPresize bounds the buffer allocated for a body from its Content-Length.
 const maxPresize = 64 << 10
-
-// readBody appends all of r to b.
-func readBody(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-}

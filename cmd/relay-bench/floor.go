@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/genesys-relay/genesys-relay/internal/iox"
 )
 
 // floorCommand is the hidden subcommand that runs the floor server as the child.
@@ -54,7 +56,7 @@ func runFloorServer(args []string) int {
 		}
 		bp := bufs.Get().(*[]byte)
 		defer bufs.Put(bp)
-		body, err := readAll((*bp)[:0], http.MaxBytesReader(w, r.Body, 1<<20))
+		body, err := iox.AppendAll((*bp)[:0], http.MaxBytesReader(w, r.Body, 1<<20))
 		*bp = body
 		code, out := http.StatusOK, answer
 		switch {
@@ -80,20 +82,4 @@ func runFloorServer(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-func readAll(b []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
 }
