@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 )
 
@@ -29,7 +31,7 @@ func TestBatchingAcrossConcurrentRequests(t *testing.T) {
 
 	cfg := exampleConfig(t, "relay.yaml")
 	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = "batching", srv.URL(), "us-east-1"
-	d := start(t, Options{Config: cfg})
+	d := daemontest.Start(t, daemon.Options{Config: cfg})
 
 	const senders, perSender = 64, 40
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
@@ -41,7 +43,7 @@ func TestBatchingAcrossConcurrentRequests(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < perSender; i++ {
-				a := post(t, client, d.url+"/eventbridge", forwardEvent(fmt.Sprintf("ev-%02d-%03d", s, i)))
+				a := post(t, client, d.URL, forwardEvent(fmt.Sprintf("ev-%02d-%03d", s, i)))
 				mu.Lock()
 				codes[a.code]++
 				mu.Unlock()
@@ -49,7 +51,7 @@ func TestBatchingAcrossConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	const events = senders * perSender

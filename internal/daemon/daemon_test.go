@@ -1,13 +1,11 @@
-package daemon
+package daemon_test
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/testenv"
 )
 
@@ -46,48 +46,6 @@ func exampleConfig(t testing.TB, name string) *config.Config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Tests = nil
 	return cfg
-}
-
-// running is a daemon started by start; stop ends it and returns Run's error.
-type running struct {
-	url     string // base URL, e.g. http://127.0.0.1:1234
-	metrics string
-	stop    func() error
-}
-
-func start(t testing.TB, o Options) *running {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan [2]net.Addr, 1)
-	o.Listening = func(in, m net.Addr) { addrs <- [2]net.Addr{in, m} }
-	errc := make(chan error, 1)
-	go func() { errc <- Run(ctx, o) }()
-	var r running
-	select {
-	case a := <-addrs:
-		r.url, r.metrics = "http://"+a[0].String(), "http://"+a[1].String()
-	case err := <-errc:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("daemon did not start within 20s")
-	}
-	var once sync.Once
-	var stopErr error
-	r.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-errc:
-			case <-time.After(30 * time.Second):
-				stopErr = fmt.Errorf("daemon did not stop within 30s")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() { _ = r.stop() })
-	return &r
 }
 
 type answer struct {
@@ -122,7 +80,7 @@ func TestServeToKinesisLocal(t *testing.T) {
 
 	cfg := exampleConfig(t, "relay.yaml")
 	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = stream, endpoint, "us-east-1"
-	d := start(t, Options{Config: cfg})
+	d := daemontest.Start(t, daemon.Options{Config: cfg})
 
 	events := readLines(t, "../../testdata/seed-events.jsonl")
 	expected := readLines(t, "../../testdata/seed-expected.jsonl")
@@ -148,7 +106,7 @@ func TestServeToKinesisLocal(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a := post(t, http.DefaultClient, d.url+"/eventbridge", events[i])
+			a := post(t, http.DefaultClient, d.URL, events[i])
 			switch w.Decision {
 			case "forward":
 				if a.code != 200 || a.body["status"] != "forwarded" || a.body["partition_key"] != *w.PartitionKey {
@@ -166,7 +124,7 @@ func TestServeToKinesisLocal(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 
@@ -223,7 +181,7 @@ func TestServeToKinesisLocal(t *testing.T) {
 func TestOpsEndpoints(t *testing.T) {
 	cfg := exampleConfig(t, "relay.yaml")
 	cfg.Sink = "stdout"
-	d := start(t, Options{Config: cfg, Stdout: io.Discard})
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Stdout: io.Discard})
 	for _, c := range []struct {
 		method, path string
 		code         int
@@ -236,7 +194,7 @@ func TestOpsEndpoints(t *testing.T) {
 		{"POST", "/nope", 404, "not found"},
 		{"POST", "/eventbridge", 400, "empty"},
 	} {
-		req, _ := http.NewRequest(c.method, d.url+c.path, nil)
+		req, _ := http.NewRequest(c.method, d.Base+c.path, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"io"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 )
 
 const reloadBase = `
@@ -37,11 +39,11 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	reload := make(chan struct{})
-	d := start(t, Options{Config: cfg, Reload: reload, Stdout: io.Discard})
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Reload: reload, Stdout: io.Discard})
 	event := []byte(`{"id":"r1","source":"genesys.cloud","detail-type":"x","detail":{"eventCode":"interaction.wrapup","interaction":{"id":"i"}}}`)
 
 	status := func() string {
-		a := post(t, http.DefaultClient, d.url+"/eventbridge", event)
+		a := post(t, http.DefaultClient, d.URL, event)
 		if s, _ := a.body["status"].(string); s == "dropped" {
 			return "dropped:" + a.body["reason"].(string)
 		}
@@ -73,7 +75,7 @@ func TestReload(t *testing.T) {
 `)
 	reload <- struct{}{}
 	metrics := func() string {
-		resp, err := http.Get(d.metrics + "/metrics")
+		resp, err := http.Get(d.Metrics + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

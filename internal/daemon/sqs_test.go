@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 	"github.com/genesys-relay/genesys-relay/internal/testenv"
 	"github.com/genesys-relay/genesys-relay/sqsin"
@@ -111,7 +113,7 @@ func TestSQSToKinesis(t *testing.T) {
 	cfg.Kinesis.SkipStreamCheck = true // the stream check would also meet the injected failures
 	cfg.SQS.QueueURL, cfg.SQS.Endpoint, cfg.SQS.Region = url, endpoint, "us-east-1"
 	cfg.SQS.Workers, cfg.SQS.WaitTime, cfg.SQS.HandleTimeout, cfg.SQS.RetryDelay = 4, time.Second, time.Second, time.Second
-	d := start(t, Options{Config: cfg, Stdout: io.Discard})
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Stdout: io.Discard})
 
 	var first [][]byte
 	for i := 0; i < 20; i++ {
@@ -142,7 +144,7 @@ func TestSQSToKinesis(t *testing.T) {
 	sqsSend(t, qc, url, bodies)
 	waitFor(t, "5,000 messages written", 120*time.Second, func() bool { return len(storedIDs(srv)) == 20+many && queueDepth(t, qc, url) == 0 })
 	took := time.Since(began)
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	ids := storedIDs(srv)

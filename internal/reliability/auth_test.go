@@ -17,6 +17,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 )
 
@@ -56,7 +57,7 @@ func TestAuthRotationAndSecrets(t *testing.T) {
 	logs := &lockedBuffer{}
 	reg := prometheus.NewRegistry()
 	reload := make(chan struct{}, 1)
-	d := startDaemon(t, daemon.Options{Config: cfg, Registry: reg, Reload: reload,
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Registry: reg, Reload: reload,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	client := newClient(4)
 
@@ -66,7 +67,7 @@ func TestAuthRotationAndSecrets(t *testing.T) {
 		t.Helper()
 		n++
 		q := "q-auth"
-		r := send(client, d.url, event(fmt.Sprintf("auth-%03d", n), q), hdr...)
+		r := send(client, d.URL, event(fmt.Sprintf("auth-%03d", n), q), hdr...)
 		ok := r.code == want
 		switch want {
 		case http.StatusOK:
@@ -107,12 +108,12 @@ func TestAuthRotationAndSecrets(t *testing.T) {
 	// Failing requests of other kinds: invalid events, and an event Kinesis
 	// does not take in time.
 	for _, body := range []string{`{"id":"x"`, `{"id":"x","source":"acme","detail-type":"t","detail":{}}`} {
-		if r := send(client, d.url, []byte(body), "X-Api-Key", newKey); r.code != http.StatusBadRequest {
+		if r := send(client, d.URL, []byte(body), "X-Api-Key", newKey); r.code != http.StatusBadRequest {
 			t.Errorf("invalid event: %d %q", r.code, r.raw)
 		}
 	}
 	tp.SetFaults(kinesistest.Faults{HangRate: 1})
-	if r := send(client, d.url, event("auth-hang", "q-auth"), "X-Api-Key", newKey); r.code != http.StatusServiceUnavailable {
+	if r := send(client, d.URL, event("auth-hang", "q-auth"), "X-Api-Key", newKey); r.code != http.StatusServiceUnavailable {
 		t.Errorf("while Kinesis hangs: %d %q, want 503", r.code, r.raw)
 	}
 	tp.SetFaults(kinesistest.Faults{})
@@ -127,7 +128,7 @@ func TestAuthRotationAndSecrets(t *testing.T) {
 	check("old key removed", 200, "X-Api-Key", newKey)
 	check("old key removed", 200, "Authorization", basic(user, pass))
 
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	metrics := ""

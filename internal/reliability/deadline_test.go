@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 )
 
@@ -25,7 +26,7 @@ func TestDeadlineWhenKinesisHangs(t *testing.T) {
 	tp := newTap(t, 2, kinesistest.Faults{})
 	reg := prometheus.NewRegistry()
 	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
-	d := startDaemon(t, daemon.Options{Config: cfg, Registry: reg})
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Registry: reg})
 	timeout := cfg.HTTP.RequestTimeout
 	const eventBridgeTimeout = 5 * time.Second
 	tp.SetFaults(kinesistest.Faults{HangRate: 1, MaxHang: 30 * time.Second})
@@ -39,7 +40,7 @@ func TestDeadlineWhenKinesisHangs(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			replies[i] = send(client, d.url, event(id(i), "q-deadline"))
+			replies[i] = send(client, d.URL, event(id(i), "q-deadline"))
 		}()
 	}
 	wg.Wait()
@@ -99,7 +100,7 @@ func TestDeadlineWhenKinesisHangs(t *testing.T) {
 	}
 
 	// The relay serves again at once.
-	if r := send(client, d.url, event("dl-after", "q-deadline")); !forwardedOK(r, "q-deadline") {
+	if r := send(client, d.URL, event("dl-after", "q-deadline")); !forwardedOK(r, "q-deadline") {
 		t.Errorf("after the hang: %d %q, want 200 forwarded", r.code, r.raw)
 	}
 }
@@ -112,7 +113,7 @@ func TestDeadlineCountsTheBodyUpload(t *testing.T) {
 	awsEnv(t)
 	tp := newTap(t, 10, kinesistest.Faults{})
 	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
-	d := startDaemon(t, daemon.Options{Config: cfg})
+	d := daemontest.Start(t, daemon.Options{Config: cfg})
 	tp.SetFaults(kinesistest.Faults{HangRate: 1, MaxHang: 30 * time.Second})
 
 	const upload = 2500 * time.Millisecond
@@ -129,7 +130,7 @@ func TestDeadlineCountsTheBodyUpload(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	req, err := http.NewRequest(http.MethodPost, d.url, pr)
+	req, err := http.NewRequest(http.MethodPost, d.URL, pr)
 	if err != nil {
 		t.Fatal(err)
 	}

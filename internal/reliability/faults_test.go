@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 )
 
@@ -35,7 +36,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 	tp := newTap(t, 1, faults)
 	reg := prometheus.NewRegistry()
 	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "http.max_in_flight": 56})
-	d := startDaemon(t, daemon.Options{Config: cfg, Registry: reg})
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Registry: reg})
 	client := newClient(senders)
 
 	id := func(i int) string { return fmt.Sprintf("nl-%06d", i) }
@@ -70,7 +71,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 	}
 	run(func() {
 		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-			r := send(client, d.url, event(id(i), queue(i)))
+			r := send(client, d.URL, event(id(i), queue(i)))
 			firstCode[i] = r.code
 			got503[i] = r.code == http.StatusServiceUnavailable
 			first.add(r.code)
@@ -94,7 +95,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 		for k := int(next.Add(1) - 1); k < len(again); k = int(next.Add(1) - 1) {
 			i := again[k]
 			for attempt := 1; ; attempt++ {
-				r := send(client, d.url, event(id(i), queue(i)))
+				r := send(client, d.URL, event(id(i), queue(i)))
 				retried.add(r.code)
 				got503[i] = got503[i] || r.code == http.StatusServiceUnavailable
 				check(i, r)
@@ -105,7 +106,7 @@ func TestNoLossUnderFaults(t *testing.T) {
 			}
 		}
 	})
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	elapsed := time.Since(start)
@@ -213,7 +214,7 @@ func TestDuplicatesOnlyFromLostResponses(t *testing.T) {
 	const senders = 32
 	tp := newTap(t, 11, kinesistest.Faults{})
 	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
-	d := startDaemon(t, daemon.Options{Config: cfg})
+	d := daemontest.Start(t, daemon.Options{Config: cfg})
 	tp.SetFaults(kinesistest.Faults{DropResponseRate: 0.1, Latency: 2 * time.Millisecond, Jitter: 2 * time.Millisecond})
 
 	client := newClient(senders)
@@ -226,7 +227,7 @@ func TestDuplicatesOnlyFromLostResponses(t *testing.T) {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				q := fmt.Sprintf("q-%02d", i%20)
-				r := send(client, d.url, event(fmt.Sprintf("dup-%05d", i), q))
+				r := send(client, d.URL, event(fmt.Sprintf("dup-%05d", i), q))
 				answers.add(r.code)
 				if !forwardedOK(r, q) {
 					t.Errorf("event %d: %d %q %v", i, r.code, r.raw, r.err)
@@ -235,7 +236,7 @@ func TestDuplicatesOnlyFromLostResponses(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -2,7 +2,6 @@ package reliability
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -25,7 +24,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/genesys-relay/genesys-relay/config"
-	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 )
 
@@ -357,50 +355,6 @@ func summarize(calls []putCall) sendings {
 }
 
 // --- the relay in process ---
-
-// running is a daemon started by startDaemon.
-type running struct {
-	url  string // ingest URL, e.g. http://127.0.0.1:1234/eventbridge
-	base string // http://127.0.0.1:1234
-	stop func() error
-}
-
-// startDaemon runs daemon.Run in process until the test ends or stop is called.
-func startDaemon(t testing.TB, o daemon.Options) *running {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan net.Addr, 1)
-	o.Listening = func(in, _ net.Addr) { addrs <- in }
-	errc := make(chan error, 1)
-	go func() { errc <- daemon.Run(ctx, o) }()
-	r := &running{}
-	select {
-	case a := <-addrs:
-		r.base = "http://" + a.String()
-		r.url = r.base + o.Config.HTTP.Path
-	case err := <-errc:
-		cancel()
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("daemon did not start within 20s")
-	}
-	var once sync.Once
-	var stopErr error
-	r.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-errc:
-			case <-time.After(30 * time.Second):
-				stopErr = fmt.Errorf("daemon did not stop within 30s")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() { _ = r.stop() })
-	return r
-}
 
 // metricValue returns the value of a counter or gauge in reg whose labels
 // include the given name=value pairs; 0 when there is none.

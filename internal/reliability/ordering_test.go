@@ -16,6 +16,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 	"github.com/genesys-relay/genesys-relay/kinesis"
 )
@@ -42,7 +43,7 @@ func TestOrderPerKeyForAWaitingSender(t *testing.T) {
 	awsEnv(t)
 	tp := newTap(t, 9, kinesistest.Faults{})
 	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
-	d := startDaemon(t, daemon.Options{Config: cfg})
+	d := daemontest.Start(t, daemon.Options{Config: cfg})
 	tp.SetFaults(kinesistest.Faults{RecordThrottleRate: 0.3, Latency: time.Millisecond, Jitter: 3 * time.Millisecond})
 
 	const ordered, noise = 4, 16
@@ -56,7 +57,7 @@ func TestOrderPerKeyForAWaitingSender(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; !stopNoise.Load(); i++ {
-				send(client, d.url, event(fmt.Sprintf("noise-%02d-%05d", s, i), fmt.Sprintf("q-noise-%d", i%7)))
+				send(client, d.URL, event(fmt.Sprintf("noise-%02d-%05d", s, i), fmt.Sprintf("q-noise-%d", i%7)))
 			}
 		}()
 	}
@@ -69,7 +70,7 @@ func TestOrderPerKeyForAWaitingSender(t *testing.T) {
 			for i := range perKey {
 				id := fmt.Sprintf("ord-%d-%05d", k, i)
 				for attempt := 1; ; attempt++ {
-					r := send(client, d.url, event(id, q))
+					r := send(client, d.URL, event(id, q))
 					if forwardedOK(r, q) {
 						break
 					}
@@ -86,7 +87,7 @@ func TestOrderPerKeyForAWaitingSender(t *testing.T) {
 	orderedWG.Wait()
 	stopNoise.Store(true)
 	wg.Wait()
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
 

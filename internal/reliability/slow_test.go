@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 )
 
@@ -30,8 +31,8 @@ func TestSlowClientsDoNotBlockOthers(t *testing.T) {
 	tp := newTap(t, 6, kinesistest.Faults{})
 	reg := prometheus.NewRegistry()
 	cfg := loadConfig(t, map[string]any{"kinesis.endpoint": tp.URL()})
-	d := startDaemon(t, daemon.Options{Config: cfg, Registry: reg})
-	addr := d.base[len("http://"):]
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Registry: reg})
+	addr := d.Base[len("http://"):]
 	const bodySlow, headerSlow = 200, 50
 	const headerTimeout = 5 * time.Second // ReadHeaderTimeout of the daemon's server
 
@@ -73,7 +74,7 @@ func TestSlowClientsDoNotBlockOthers(t *testing.T) {
 			defer wg.Done()
 			for i := 0; time.Now().Before(stop); i++ {
 				q := fmt.Sprintf("q-%d", s)
-				r := send(client, d.url, event(fmt.Sprintf("sl-%d-%04d", s, i), q))
+				r := send(client, d.URL, event(fmt.Sprintf("sl-%d-%04d", s, i), q))
 				if !forwardedOK(r, q) && bad.Add(1) <= 5 {
 					t.Errorf("normal request: %d %q %v", r.code, r.raw, r.err)
 				}
@@ -136,7 +137,7 @@ func TestSlowClientsDoNotBlockOthers(t *testing.T) {
 	if got := metricValue(t, reg, "genesys_relay_http_requests_total", "code", "503"); got != bodySlow {
 		t.Errorf("requests_total{code=503} = %v, want %d (the slow bodies)", got, bodySlow)
 	}
-	if r := send(client, d.url, event("sl-final", "q-final")); !forwardedOK(r, "q-final") {
+	if r := send(client, d.URL, event("sl-final", "q-final")); !forwardedOK(r, "q-final") {
 		t.Errorf("after the slow clients: %d %q", r.code, r.raw)
 	}
 }
