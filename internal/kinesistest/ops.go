@@ -91,19 +91,29 @@ type streamRef struct {
 	StreamARN  string
 }
 
-func (s *Server) describeStreamSummary(w http.ResponseWriter, r *http.Request, body []byte) {
+// streamOf decodes the stream a read-only request names, applies the injected
+// latency and hang, and looks the stream up; on false it has answered already.
+func (s *Server) streamOf(w http.ResponseWriter, r *http.Request, body []byte) (*stream, bool) {
 	var in streamRef
 	if err := json.Unmarshal(body, &in); err != nil {
 		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
+		return nil, false
 	}
 	f := s.faults.Load()
 	if !s.wait(r.Context(), w, f, s.decide(f, false, nil)) {
-		return
+		return nil, false
 	}
 	st, status, code, msg := s.lookup([]byte(in.StreamName), []byte(in.StreamARN))
 	if status != 0 {
 		writeError(w, status, code, msg)
+		return nil, false
+	}
+	return st, true
+}
+
+func (s *Server) describeStreamSummary(w http.ResponseWriter, r *http.Request, body []byte) {
+	st, ok := s.streamOf(w, r, body)
+	if !ok {
 		return
 	}
 	type modeDetails struct {
@@ -141,18 +151,8 @@ func (s *Server) describeStreamSummary(w http.ResponseWriter, r *http.Request, b
 }
 
 func (s *Server) listShards(w http.ResponseWriter, r *http.Request, body []byte) {
-	var in streamRef
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
-	}
-	f := s.faults.Load()
-	if !s.wait(r.Context(), w, f, s.decide(f, false, nil)) {
-		return
-	}
-	st, status, code, msg := s.lookup([]byte(in.StreamName), []byte(in.StreamARN))
-	if status != 0 {
-		writeError(w, status, code, msg)
+	st, ok := s.streamOf(w, r, body)
+	if !ok {
 		return
 	}
 	type hashRange struct{ StartingHashKey, EndingHashKey string }
