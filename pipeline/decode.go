@@ -319,23 +319,45 @@ func syntaxError(raw []byte) error {
 	return relay.Invalid("malformed_json", "body is not valid JSON")
 }
 
+// envelopeKeys are the envelope fields the rules' event variable holds besides
+// detail.
+var envelopeKeys = [...]string{keyVersion, keyID, keyDetailType, keySource, keyAccount, keyTime, keyRegion, keyResources}
+
+// envelopeField is event[k] for an envelope field other than detail.
+func envelopeField(e *Envelope, k string) (any, bool) {
+	switch k {
+	case keyVersion:
+		return e.Version, true
+	case keyID:
+		return e.ID, true
+	case keyDetailType:
+		return e.DetailType, true
+	case keySource:
+		return e.Source, true
+	case keyAccount:
+		return e.Account, true
+	case keyTime:
+		return e.Time, true
+	case keyRegion:
+		return e.Region, true
+	case keyResources:
+		res := make([]any, len(e.Resources))
+		for i, r := range e.Resources {
+			res[i] = r
+		}
+		return res, true
+	}
+	return nil, false
+}
+
 // eventMap is the envelope as the rules' event variable sees it.
 func eventMap(e *Envelope, detail map[string]any) map[string]any {
-	res := make([]any, len(e.Resources))
-	for i, r := range e.Resources {
-		res[i] = r
+	m := make(map[string]any, len(envelopeKeys)+1)
+	for _, k := range envelopeKeys {
+		m[k], _ = envelopeField(e, k)
 	}
-	return map[string]any{
-		"version":     e.Version,
-		"id":          e.ID,
-		"detail-type": e.DetailType,
-		"source":      e.Source,
-		"account":     e.Account,
-		"time":        e.Time,
-		"region":      e.Region,
-		"resources":   res,
-		"detail":      detail,
-	}
+	m[keyDetail] = detail
+	return m
 }
 
 // eventFields is the part of eventMap that holds the given keys: what the rules
@@ -343,27 +365,8 @@ func eventMap(e *Envelope, detail map[string]any) map[string]any {
 func eventFields(e *Envelope, keys map[string]bool) map[string]any {
 	m := make(map[string]any, len(keys))
 	for k := range keys {
-		switch k {
-		case keyVersion:
-			m[k] = e.Version
-		case keyID:
-			m[k] = e.ID
-		case keyDetailType:
-			m[k] = e.DetailType
-		case keySource:
-			m[k] = e.Source
-		case keyAccount:
-			m[k] = e.Account
-		case keyTime:
-			m[k] = e.Time
-		case keyRegion:
-			m[k] = e.Region
-		case keyResources:
-			res := make([]any, len(e.Resources))
-			for i, r := range e.Resources {
-				res[i] = r
-			}
-			m[k] = res
+		if v, ok := envelopeField(e, k); ok {
+			m[k] = v
 		}
 	}
 	return m
