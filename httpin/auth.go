@@ -1,9 +1,12 @@
 package httpin
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
-	"net/http"
+	"encoding/base64"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Auth accepts a request that carries any configured API key in Header, or the
@@ -34,22 +37,39 @@ func NewAuth(header string, keys []string, user, pass string) *Auth {
 	return a
 }
 
-// Check reports whether r carries valid credentials.
-func (a *Auth) Check(r *http.Request) bool {
+// Check reports whether the request headers h carry valid credentials.
+func (a *Auth) Check(h *fasthttp.RequestHeader) bool {
 	ok := 0
 	if a.Header != "" && len(a.keys) > 0 {
-		if v := r.Header.Get(a.Header); v != "" {
-			d := sha256.Sum256([]byte(v))
+		if v := h.Peek(a.Header); len(v) > 0 {
+			d := sha256.Sum256(v)
 			for i := range a.keys {
 				ok |= subtle.ConstantTimeCompare(d[:], a.keys[i][:])
 			}
 		}
 	}
 	if a.Basic {
-		if u, p, found := r.BasicAuth(); found {
-			du, dp := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
+		if u, p, found := basicAuth(h.Peek(fasthttp.HeaderAuthorization)); found {
+			du, dp := sha256.Sum256(u), sha256.Sum256(p)
 			ok |= subtle.ConstantTimeCompare(du[:], a.user[:]) & subtle.ConstantTimeCompare(dp[:], a.pass[:])
 		}
 	}
 	return ok == 1
+}
+
+// basicAuth parses an "Authorization: Basic" value as net/http's
+// Request.BasicAuth does: the scheme is case-insensitive, the credentials are
+// standard base64 of "user:password", split at the first colon.
+func basicAuth(v []byte) (user, pass []byte, ok bool) {
+	const prefix = "Basic "
+	if len(v) < len(prefix) || !bytes.EqualFold(v[:len(prefix)], []byte(prefix)) {
+		return nil, nil, false
+	}
+	c := make([]byte, base64.StdEncoding.DecodedLen(len(v)-len(prefix)))
+	n, err := base64.StdEncoding.Decode(c, v[len(prefix):])
+	if err != nil {
+		return nil, nil, false
+	}
+	user, pass, ok = bytes.Cut(c[:n], []byte(":"))
+	return user, pass, ok
 }

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -69,6 +69,17 @@ func FuzzHandler(f *testing.F) {
 		MaxInFlight:    4,
 		Auth:           httpin.NewAuth("X-Api-Key", []string{fuzzKey}, fuzzUser, fuzzPass),
 	})
+	// A real server on loopback: the body's framing and the headers go
+	// through the same HTTP parsing as in production.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := httpin.NewServer(h, httpin.ServerOptions{Path: "/eventbridge"})
+	go func() { _ = srv.Serve(ln) }()
+	f.Cleanup(srv.Close)
+	url := "http://" + ln.Addr().String() + "/eventbridge"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	for _, dir := range []string{filepath.Join("..", "examples", "testdata")} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 		for _, name := range files {
@@ -85,7 +96,10 @@ func FuzzHandler(f *testing.F) {
 		sinkErr := sinkErrs[flags>>4&3]
 		chunked := flags&0x40 != 0
 
-		req := httptest.NewRequest(method, "/eventbridge", bytes.NewReader(body))
+		req, err := http.NewRequest(method, url, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if chunked {
 			req.ContentLength = -1
 		}
@@ -100,16 +114,23 @@ func FuzzHandler(f *testing.F) {
 		sink.mu.Lock()
 		sink.recs, sink.err = nil, sinkErr
 		sink.mu.Unlock()
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		sink.mu.Lock()
 		recs := sink.recs
 		sink.mu.Unlock()
 
-		code, answer := rec.Code, rec.Body.Bytes()
+		code := resp.StatusCode
 		var m map[string]any
-		if err := json.Unmarshal(answer, &m); err != nil || rec.Header().Get("Content-Type") != "application/json" {
-			t.Fatalf("answer %d %q (%s) is not a JSON object", code, answer, rec.Header().Get("Content-Type"))
+		if err := json.Unmarshal(answer, &m); err != nil || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("answer %d %q (%s) is not a JSON object", code, answer, resp.Header.Get("Content-Type"))
 		}
 		authOK := authMode < 2
 		sizeOK := len(body) <= fuzzMaxBody

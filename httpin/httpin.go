@@ -4,6 +4,9 @@
 // queue, and gives up on a request after 5 s; so an event is answered 200 only after
 // Kinesis accepted its record (or a rule dropped it), input that can never succeed
 // gets 4xx, and everything worth retrying gets 429 or 503 before 5 s.
+//
+// The HTTP/1.1 server is fasthttp (see Server for why); a Handler is the ingest
+// path's logic and a Server puts it, and any other net/http handler, on a listener.
 package httpin
 
 import (
@@ -12,13 +15,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/iox"
@@ -29,7 +32,7 @@ import (
 type Options struct {
 	// MaxBodyBytes is the largest accepted body; larger gets 413.
 	MaxBodyBytes int64
-	// RequestTimeout bounds the time from the request's headers to its answer
+	// RequestTimeout bounds the time from the request's first byte to its answer
 	// (reading the body and waiting for Kinesis); keep it below EventBridge's
 	// 5 s so the caller hears 503 instead of timing out.
 	RequestTimeout time.Duration
@@ -44,16 +47,15 @@ type Options struct {
 
 // Handler serves the ingest path.
 type Handler struct {
-	h    relay.Handler
-	opts Options
-	sem  chan struct{}
-	bufs sync.Pool
-	auth atomic.Pointer[Auth]
-	log  *slog.Logger
-	reqs *prometheus.CounterVec
+	h     relay.Handler
+	opts  Options
+	sem   chan struct{}
+	bufs  sync.Pool
+	auth  atomic.Pointer[Auth]
+	log   *slog.Logger
+	reqs  *prometheus.CounterVec
+	codes map[int]prometheus.Counter // reqs by code, resolved once
 }
-
-var _ http.Handler = (*Handler)(nil)
 
 // New returns the ingest handler in front of h.
 func New(h relay.Handler, opts Options) *Handler {
@@ -67,13 +69,14 @@ func New(h relay.Handler, opts Options) *Handler {
 	hd := &Handler{h: h, opts: opts, sem: make(chan struct{}, opts.MaxInFlight), log: l,
 		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Subsystem: "http",
 			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
+		codes: map[int]prometheus.Counter{},
 	}
 	// Events are a few KB: a small buffer per request in flight keeps memory
-	// low with thousands of connections; larger bodies grow it (see ServeHTTP).
+	// low with thousands of connections; larger bodies grow it (see Serve).
 	hd.bufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
 	hd.auth.Store(opts.Auth)
-	for _, c := range []int{200, 400, 401, 404, 405, 408, 413, 429, 503} {
-		hd.reqs.WithLabelValues(strconv.Itoa(c))
+	for _, c := range []int{200, 400, 401, 404, 405, 408, 413, 429, 431, 503} {
+		hd.codes[c] = hd.reqs.WithLabelValues(strconv.Itoa(c))
 	}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(hd.reqs)
@@ -85,40 +88,24 @@ func New(h relay.Handler, opts Options) *Handler {
 // from the file stops working at once. nil accepts every request.
 func (hd *Handler) SetAuth(a *Auth) { hd.auth.Store(a) }
 
-// ServeHTTP implements http.Handler.
-func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The sender's clock started before its body arrived: reading the body
-	// counts against RequestTimeout, so that the answer still comes before
-	// EventBridge gives up (and before the server's write deadline).
-	deadline := time.Now().Add(hd.opts.RequestTimeout)
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		hd.fail(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; POST one EventBridge event")
+// Serve answers one request on the ingest path. start is when its first byte
+// arrived: the sender's clock started then, so reading the body counts against
+// RequestTimeout and the answer still comes before EventBridge gives up.
+func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
+	deadline := start.Add(hd.opts.RequestTimeout)
+	if !hd.admit(c) {
 		return
 	}
-	if a := hd.auth.Load(); a != nil && !a.Check(r) {
-		if a.Basic {
-			w.Header().Set("WWW-Authenticate", `Basic realm="genesys-relay"`)
-		}
-		hd.fail(w, http.StatusUnauthorized, "missing or wrong credentials")
-		return
-	}
-	if r.ContentLength > hd.opts.MaxBodyBytes {
-		hd.fail(w, http.StatusRequestEntityTooLarge, "body of "+strconv.FormatInt(r.ContentLength, 10)+
-			" bytes exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
-		return
-	}
+	contentLength := int64(c.Request.Header.ContentLength()) // -1: chunked, -2: none
 	select {
 	case hd.sem <- struct{}{}:
 		defer func() { <-hd.sem }()
 	default:
-		// Take in what the sender is sending before refusing it: closing a
-		// connection with unread data resets it, and the sender would see a
-		// broken connection instead of 429. io.Discard reads through a small
-		// pooled buffer, and the body is bounded by MaxBodyBytes.
-		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, hd.opts.MaxBodyBytes))
-		w.Header().Set("Retry-After", "1")
-		hd.fail(w, http.StatusTooManyRequests, "too many requests in flight; retry later")
+		// The server reads what is left of the body after this answer (up to
+		// 256 KiB, more closes the connection), so the sender sees 429 and not a
+		// reset connection.
+		c.Response.Header.Set("Retry-After", "1")
+		hd.fail(c, fasthttp.StatusTooManyRequests, "too many requests in flight; retry later")
 		return
 	}
 
@@ -128,32 +115,32 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hd.bufs.Put(bp)
 		}
 	}()
-	if n := r.ContentLength + 1; n > int64(cap(*bp)) {
+	if n := contentLength + 1; n > int64(cap(*bp)) {
 		// Room for the announced body in one allocation, up to a bound: the
 		// announcement is only a claim until the bytes arrive.
 		*bp = make([]byte, 0, min(n, maxPresize))
 	}
-	body, err := iox.AppendAll((*bp)[:0], http.MaxBytesReader(w, r.Body, hd.opts.MaxBodyBytes))
+	body, err := readBody((*bp)[:0], c, hd.opts.MaxBodyBytes)
 	*bp = body
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			hd.fail(w, http.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
+		if errors.Is(err, errTooLarge) {
+			hd.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
 			return
 		}
 		// The body did not arrive in time or the connection broke: the event may
 		// well be valid, so the sender should retry it, not dead-letter it (as
 		// EventBridge does with 408).
-		w.Header().Set("Retry-After", "1")
-		hd.fail(w, http.StatusServiceUnavailable, "could not read the request body: "+err.Error()+"; retry later")
+		c.SetConnectionClose()
+		c.Response.Header.Set("Retry-After", "1")
+		hd.fail(c, fasthttp.StatusServiceUnavailable, "could not read the request body: "+err.Error()+"; retry later")
 		return
 	}
 
-	ctx, cancel := context.WithDeadline(r.Context(), deadline)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	res, err := hd.h.Handle(ctx, body)
 	if err != nil {
-		hd.failEvent(w, err)
+		hd.failEvent(c, err)
 		return
 	}
 	b := (*bp)[:0] // the body is no longer needed: reuse its buffer for the answer
@@ -166,44 +153,96 @@ func (hd *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b = append(b, "}\n"...)
 	*bp = b
-	hd.write(w, http.StatusOK, b)
+	hd.write(c, fasthttp.StatusOK, b)
+}
+
+// admit checks what the headers alone decide (method, credentials, announced
+// length) and answers the request if it fails. It runs before "100 Continue"
+// too (see Server), so a sender that waits for it sends no body in vain.
+func (hd *Handler) admit(c *fasthttp.RequestCtx) bool {
+	if !c.IsPost() {
+		c.Response.Header.Set("Allow", fasthttp.MethodPost)
+		hd.fail(c, fasthttp.StatusMethodNotAllowed, "method "+string(c.Method())+" not allowed; POST one EventBridge event")
+		return false
+	}
+	if a := hd.auth.Load(); a != nil && !a.Check(&c.Request.Header) {
+		if a.Basic {
+			c.Response.Header.Set("WWW-Authenticate", `Basic realm="genesys-relay"`)
+		}
+		hd.fail(c, fasthttp.StatusUnauthorized, "missing or wrong credentials")
+		return false
+	}
+	if n := int64(c.Request.Header.ContentLength()); n > hd.opts.MaxBodyBytes {
+		hd.fail(c, fasthttp.StatusRequestEntityTooLarge, "body of "+strconv.FormatInt(n, 10)+
+			" bytes exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
+		return false
+	}
+	return true
+}
+
+var errTooLarge = errors.New("body exceeds the limit")
+
+// readBody appends the request's body to dst, at most limit bytes. The server
+// streams bodies (only the first 8 KiB are read before the handler runs), so a
+// refused or oversized request never holds more than that; reads end at the
+// connection's read deadline, RequestTimeout after the request's first byte.
+func readBody(dst []byte, c *fasthttp.RequestCtx, limit int64) ([]byte, error) {
+	r := c.RequestBodyStream()
+	if r == nil { // a request built in memory, not read from a connection
+		b := c.Request.Body()
+		if int64(len(b)) > limit {
+			return dst, errTooLarge
+		}
+		return append(dst, b...), nil
+	}
+	dst, err := iox.AppendAll(dst, io.LimitReader(r, limit+1))
+	if err == nil && int64(len(dst)) > limit {
+		return dst, errTooLarge
+	}
+	return dst, err
 }
 
 // failEvent maps a Handle error to its status: the one place the HTTP contract is
 // decided for events.
-func (hd *Handler) failEvent(w http.ResponseWriter, err error) {
+func (hd *Handler) failEvent(c *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, relay.ErrInvalid), errors.Is(err, relay.ErrPermanent):
-		hd.fail(w, http.StatusBadRequest, err.Error())
+		hd.fail(c, fasthttp.StatusBadRequest, err.Error())
 	case errors.Is(err, relay.ErrOverloaded):
-		w.Header().Set("Retry-After", "1")
-		hd.fail(w, http.StatusTooManyRequests, "relay overloaded; retry later")
+		c.Response.Header.Set("Retry-After", "1")
+		hd.fail(c, fasthttp.StatusTooManyRequests, "relay overloaded; retry later")
 	default:
 		// Debug only: in an outage every event ends here; the Kinesis writer logs the
 		// cause once a second and the metrics count each answer.
 		hd.log.Debug("event not accepted by the sink in time", "err", err)
-		w.Header().Set("Retry-After", "1")
-		hd.fail(w, http.StatusServiceUnavailable, "not written to Kinesis in time; retry later")
+		c.Response.Header.Set("Retry-After", "1")
+		hd.fail(c, fasthttp.StatusServiceUnavailable, "not written to Kinesis in time; retry later")
 	}
 }
 
-func (hd *Handler) fail(w http.ResponseWriter, code int, msg string) {
+func (hd *Handler) fail(c *fasthttp.RequestCtx, code int, msg string) {
 	b, _ := json.Marshal(struct {
 		Error string `json:"error"`
 	}{msg})
-	hd.write(w, code, append(b, '\n'))
+	hd.write(c, code, append(b, '\n'))
 }
 
-func (hd *Handler) write(w http.ResponseWriter, code int, b []byte) {
-	h := w.Header()
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	w.WriteHeader(code)
-	_, _ = w.Write(b)
+func (hd *Handler) write(c *fasthttp.RequestCtx, code int, b []byte) {
+	c.SetStatusCode(code)
+	c.Response.Header.SetContentTypeBytes(jsonContentType)
+	c.Response.SetBody(b)
+	hd.count(code)
+}
+
+func (hd *Handler) count(code int) {
+	if m, ok := hd.codes[code]; ok {
+		m.Inc()
+		return
+	}
 	hd.reqs.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
-var jsonContentType = []string{"application/json"}
+var jsonContentType = []byte("application/json")
 
 // maxPresize bounds the buffer allocated for a body from its Content-Length.
 const maxPresize = 64 << 10

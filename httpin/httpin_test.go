@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,13 +51,30 @@ func defaultOptions() Options {
 	return Options{MaxBodyBytes: 1 << 20, RequestTimeout: 4 * time.Second, MaxInFlight: 16}
 }
 
+// testServer is a Server with a handler on "/" listening on loopback.
+type testServer struct {
+	URL      string
+	Listener net.Listener
+}
+
 // serve starts the handler on a loopback server.
-func serve(t *testing.T, h relay.Handler, opts Options) (*httptest.Server, *Handler) {
+func serve(t *testing.T, h relay.Handler, opts Options) (*testServer, *Handler) {
 	t.Helper()
 	hd := New(h, opts)
-	srv := httptest.NewServer(hd)
-	t.Cleanup(srv.Close)
-	return srv, hd
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(hd, ServerOptions{Path: "/"})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &testServer{URL: "http://" + ln.Addr().String() + "/", Listener: ln}, hd
 }
 
 type response struct {
@@ -562,7 +578,7 @@ func TestRequestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 1 || mfs[0].GetName() != "genesys_relay_http_requests_total" || len(mfs[0].Metric) != 9 {
+	if len(mfs) != 1 || mfs[0].GetName() != "genesys_relay_http_requests_total" || len(mfs[0].Metric) != 10 {
 		t.Fatalf("registered %v", mfs)
 	}
 }

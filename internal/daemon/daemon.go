@@ -86,21 +86,18 @@ func Run(ctx context.Context, o Options) error {
 		Help: "Config reloads, by result (a failed reload keeps the running config)."}, []string{"result"})
 	reg.MustRegister(reloads)
 	ops := opsMux(reg, &ready)
-	mux := http.NewServeMux()
-	mux.Handle(cfg.HTTP.Path, ingest)
-	if cfg.MetricsListen == "" {
-		mux.Handle("/", ops)
-	} else {
-		mux.Handle("/", notFound)
+	var other http.Handler = ops
+	if cfg.MetricsListen != "" {
+		other = notFound
 	}
 
-	var servers []*http.Server
 	lnIngest, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		_ = sink.Close(context.Background())
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	servers = append(servers, newServer(mux, cfg, log))
+	ingestSrv := httpin.NewServer(ingest, httpin.ServerOptions{Path: cfg.HTTP.Path, Other: other, Logger: log})
+	servers := []server{ingestSrv}
 	listeners := []net.Listener{lnIngest}
 	metricsAddr := lnIngest.Addr()
 	if cfg.MetricsListen != "" {
@@ -110,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 			_ = sink.Close(context.Background())
 			return fmt.Errorf("listen %s: %w", cfg.MetricsListen, err)
 		}
-		servers = append(servers, newServer(ops, cfg, log))
+		servers = append(servers, opsServer{newServer(ops, cfg, log)})
 		listeners = append(listeners, ln)
 		metricsAddr = ln.Addr()
 	}
@@ -121,7 +118,7 @@ func Run(ctx context.Context, o Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(listeners[i]); err != nil {
 				errc <- fmt.Errorf("http server %s: %w", listeners[i].Addr(), err)
 			}
 		}()
@@ -195,6 +192,26 @@ loop:
 	return runErr
 }
 
+// server is what Run starts and stops: the ingest server (fasthttp) and,
+// on its own listener, the ops server (net/http).
+type server interface {
+	Serve(net.Listener) error // nil once shut down
+	Shutdown(context.Context) error
+	Close()
+}
+
+type opsServer struct{ *http.Server }
+
+func (s opsServer) Serve(ln net.Listener) error {
+	if err := s.Server.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s opsServer) Close() { _ = s.Server.Close() }
+
+// newServer is the ops listener's server (metrics_listen).
 func newServer(h http.Handler, cfg *config.Config, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,

@@ -1,0 +1,294 @@
+package httpin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// ServerOptions configures a Server.
+type ServerOptions struct {
+	// Path is where the ingest Handler answers (exact match); every other path
+	// goes to Other.
+	Path string
+	// Other serves every other path (e.g. /healthz, /metrics); nil answers 404.
+	Other http.Handler
+	// IdleTimeout closes keep-alive connections idle this long (default 120 s).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header block; larger gets 431 (default
+	// 8 KiB, as nginx and Apache). It is also each connection's read buffer.
+	MaxHeaderBytes int
+	Logger         *slog.Logger
+}
+
+// Server is the HTTP/1.1 server of the ingest path. It is built on fasthttp
+// rather than net/http because HTTP is most of what the relay does per event: on
+// the benchmark machine a net/http server that only reads a body and answers
+// costs about 20 µs of CPU per request, fasthttp about 10 µs (bench/README.md,
+// `go run ./cmd/relay-bench -mode floor`), and the relay's whole pipeline with
+// its Kinesis writer costs less than that difference. The contract is the
+// Handler's and is the same either way; ops endpoints keep their net/http
+// handlers through fasthttpadaptor.
+//
+// Request bodies are streamed: at most 8 KiB of a body is read before the
+// Handler decides, so thousands of connections refused with 429 or 413 hold
+// little memory. A request's clock starts at its first byte (see conn), which
+// the connection's read deadline also counts from.
+type Server struct {
+	srv    *fasthttp.Server
+	ingest *Handler
+	path   string
+	other  fasthttp.RequestHandler
+
+	mu     sync.Mutex
+	lns    []net.Listener
+	conns  map[*conn]struct{}
+	closed bool
+}
+
+// NewServer returns a server for ingest on opts.Path.
+func NewServer(ingest *Handler, opts ServerOptions) *Server {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 120 * time.Second
+	}
+	if opts.MaxHeaderBytes <= 0 {
+		opts.MaxHeaderBytes = 8 << 10
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{ingest: ingest, path: opts.Path, conns: map[*conn]struct{}{}}
+	if opts.Other != nil {
+		s.other = fasthttpadaptor.NewFastHTTPHandler(opts.Other)
+	} else {
+		s.other = func(c *fasthttp.RequestCtx) {
+			c.SetStatusCode(fasthttp.StatusNotFound)
+			c.Response.Header.SetContentTypeBytes(jsonContentType)
+			c.Response.SetBodyString(`{"error":"not found"}` + "\n")
+		}
+	}
+	rt := ingest.opts.RequestTimeout
+	s.srv = &fasthttp.Server{
+		Handler:       s.handle,
+		ErrorHandler:  s.fail,
+		ExpectHandler: s.expect,
+		// Header and body must arrive within the request timeout of the first
+		// byte: a client that never finishes holds a connection, not the relay.
+		ReadTimeout:  rt,
+		WriteTimeout: rt + 2*time.Second,
+		IdleTimeout:  opts.IdleTimeout,
+		// A header block must fit the read buffer.
+		ReadBufferSize:     opts.MaxHeaderBytes,
+		MaxRequestBodySize: int(min(ingest.opts.MaxBodyBytes, int64(^uint(0)>>1))),
+		StreamRequestBody:  true,
+		// A body is an event, never a form to parse.
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		CloseOnShutdown:              true,
+		Logger:                       logger{log},
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown or Close; it returns nil then.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	err := s.srv.Serve(listener{ln, s})
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, lets requests in progress finish (their answers
+// carry Connection: close) and closes idle connections. If ctx ends first it
+// closes every connection and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if err := s.srv.ShutdownWithContext(ctx); err != nil {
+		s.Close()
+		return err
+	}
+	return nil
+}
+
+// Close closes the listener and every connection at once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	lns := s.lns
+	s.mu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	for _, c := range conns {
+		_ = c.Conn.Close()
+	}
+}
+
+func (s *Server) handle(c *fasthttp.RequestCtx) {
+	start := time.Now()
+	if tc, ok := c.Conn().(*conn); ok && !tc.start.IsZero() {
+		start = tc.start
+	}
+	if string(c.Path()) == s.path {
+		s.ingest.Serve(c, start)
+		return
+	}
+	s.other(c)
+}
+
+// expect answers "Expect: 100-continue": a request the headers already rule
+// out (method, credentials, announced length) gets its answer instead of
+// "100 Continue". fasthttp then closes the connection without calling handle.
+func (s *Server) expect(c *fasthttp.RequestCtx) int {
+	if string(c.Path()) != s.path || s.ingest.admit(c) {
+		return fasthttp.StatusContinue
+	}
+	return c.Response.StatusCode()
+}
+
+// fail answers a request the server could not read. fasthttp reports a failure
+// while reading the header block wrapped ("error when reading request headers:
+// ...", ErrNothingRead, *ErrSmallBuffer) and one while reading the first bytes
+// of a body as the reader's own error. As net/http does, a connection whose
+// header block did not arrive (in time) is closed without an answer: nobody may
+// be waiting for one, and a keep-alive client would read it as the answer to
+// its next request. A body that did not arrive gets 503, by the same contract
+// as the Handler: the event may well be valid, so EventBridge should retry it.
+func (s *Server) fail(c *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var nothing fasthttp.ErrNothingRead
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		s.ingest.fail(c, fasthttp.StatusRequestHeaderFieldsTooLarge, "request header exceeds "+strconv.Itoa(s.srv.ReadBufferSize)+" bytes")
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		s.ingest.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes")
+	case s.nothingRead(c):
+		_ = c.Conn().Close() // a new connection that never sent a byte
+	case err == io.ErrUnexpectedEOF, errors.As(err, &ne) && ne.Timeout() && err == error(ne):
+		// Unwrapped: the body's first bytes (headers complete).
+		c.Response.Header.Set("Retry-After", "1")
+		s.ingest.fail(c, fasthttp.StatusServiceUnavailable, "request body not received in time or cut short; retry later")
+	case errors.As(err, &nothing), errors.As(err, &ne) && ne.Timeout(), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		_ = c.Conn().Close() // the answer fasthttp writes next goes nowhere
+	default:
+		s.ingest.fail(c, fasthttp.StatusBadRequest, "malformed HTTP request: "+err.Error())
+	}
+}
+
+// nothingRead reports whether c's connection has not sent a byte since its
+// last answer (or since it opened). fasthttp reports a new connection that
+// stays silent with the bare read error, as it does a body that stops coming.
+func (s *Server) nothingRead(c *fasthttp.RequestCtx) bool {
+	tc, ok := c.Conn().(*conn)
+	return ok && tc.answered
+}
+
+// listener hands out conns and keeps track of them so Close can close them.
+type listener struct {
+	net.Listener
+	s *Server
+}
+
+func (l listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &conn{Conn: c, s: l.s, answered: true}
+	l.s.mu.Lock()
+	l.s.conns[tc] = struct{}{}
+	l.s.mu.Unlock()
+	return tc, nil
+}
+
+// conn notes when each request's first byte arrives: the first read that
+// returns data after an answer was written. Reads and writes of a connection
+// happen on the one goroutine that serves it, which also runs the handler, so
+// the fields need no lock. With pipelined requests the next request may already
+// be buffered: its clock then starts earlier than it did, never later.
+type conn struct {
+	net.Conn
+	s        *Server
+	start    time.Time
+	answered bool
+	once     sync.Once
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.answered {
+		c.start, c.answered = time.Now(), false
+	}
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	// "100 Continue" is not the answer: the body of the same request follows.
+	if !bytes.HasPrefix(p, continueLine) {
+		c.answered = true
+	}
+	return c.Conn.Write(p)
+}
+
+// Close closes the connection the way net/http does when it closes one whose
+// request it did not read in full (a 413, a 429 for a large body): it stops
+// sending, then closes only after rstAvoidanceDelay. Closing at once with unread
+// data makes the kernel answer with a reset, which can destroy the answer before
+// the client has read it; the client would see a broken connection instead of
+// 413 or 429.
+func (c *conn) Close() error {
+	first := false
+	c.once.Do(func() {
+		first = true
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+	})
+	tc, ok := c.Conn.(*net.TCPConn)
+	if !first || !ok || tc.CloseWrite() != nil {
+		return c.Conn.Close()
+	}
+	time.AfterFunc(rstAvoidanceDelay, func() { _ = tc.Close() })
+	return nil
+}
+
+// rstAvoidanceDelay is net/http's.
+const rstAvoidanceDelay = 500 * time.Millisecond
+
+var continueLine = []byte("HTTP/1.1 100 ")
+
+// logger sends fasthttp's own messages to slog at debug level.
+type logger struct{ l *slog.Logger }
+
+func (l logger) Printf(format string, args ...any) {
+	if l.l.Enabled(context.Background(), slog.LevelDebug) {
+		l.l.Debug("http server", "msg", fmt.Sprintf(format, args...))
+	}
+}
