@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -195,8 +194,8 @@ func readBody(dst []byte, c *fasthttp.RequestCtx, limit int64) ([]byte, error) {
 		}
 		return append(dst, b...), nil
 	}
-	dst, err := iox.AppendAll(dst, io.LimitReader(r, limit+1))
-	if err == nil && int64(len(dst)) > limit {
+	dst, err := iox.AppendAtMost(dst, r, limit)
+	if err == iox.ErrTooLong {
 		return dst, errTooLarge
 	}
 	return dst, err
