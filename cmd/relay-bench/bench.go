@@ -33,13 +33,6 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 	ks := newKinesis(o)
 	defer ks.Close()
 	bin, args, name := o.relayBin, []string{"serve"}, "relay"
-	if o.mode == "relay-fasthttp" {
-		self, err := os.Executable()
-		if err != nil {
-			return result{}, err
-		}
-		bin, args, name = self, []string{fastRelayCommand}, "relay-fasthttp"
-	}
 	if bin == "" {
 		var err error
 		if bin, err = buildRelay(o.repo, tmp); err != nil {

@@ -62,11 +62,8 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == floorCommand {
 		os.Exit(runFloorServer(os.Args[2:]))
 	}
-	if len(os.Args) > 1 && os.Args[1] == fastRelayCommand {
-		os.Exit(runFastRelay(os.Args[2:]))
-	}
 	var o options
-	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; relay-fasthttp: its pipeline and Kinesis writer behind fasthttp instead (an experiment); floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, then fasthttp)")
+	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, then fasthttp)")
 	flag.StringVar(&o.relayBin, "relay", "", "relay binary (default: go build ./cmd/genesys-relay into a temporary directory)")
 	flag.StringVar(&o.repo, "repo", "", "repository root (default: the directory holding go.mod, upwards from the working directory)")
 	flag.StringVar(&o.config, "config", "examples/relay.yaml", "config whose filter, partition_key and enrich the relay runs (relative to -repo)")
@@ -122,7 +119,7 @@ func run(ctx context.Context, o options) error {
 
 	var results []result
 	switch o.mode {
-	case "relay", "relay-fasthttp":
+	case "relay":
 		var r result
 		if o.cpuProfile != "" {
 			r, err = benchInProcess(ctx, o, tmp, events)
