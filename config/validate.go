@@ -150,6 +150,11 @@ func (c *Config) Validate() error {
 	if k.RetryBase <= 0 || k.RetryMax < k.RetryBase {
 		bad("kinesis.retry_base", "want 0 < retry_base <= retry_max, got %s and %s", k.RetryBase, k.RetryMax)
 	}
+	switch k.Client {
+	case "direct", "sdk":
+	default:
+		bad("kinesis.client", "want direct or sdk, got %q", k.Client)
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}

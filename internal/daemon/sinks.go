@@ -17,7 +17,8 @@ import (
 )
 
 // NewSink builds the configured sink. For Kinesis it checks at start-up that the
-// stream exists (DescribeStreamSummary), so a wrong name or region fails fast.
+// stream exists (DescribeStreamSummary), so a wrong name or region fails fast,
+// and writes through the direct PutRecords client unless kinesis.client is sdk.
 func NewSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, w io.Writer) (relay.Sink, error) {
 	if cfg.Sink == "stdout" {
 		if w == nil {
@@ -35,7 +36,13 @@ func NewSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
 			return nil, err
 		}
 	}
-	return kinesis.NewWriter(client, kinesis.Options{
+	var api kinesis.PutRecordsAPI = client
+	if k.Client != "sdk" {
+		if api, err = kinesis.NewDirect(client); err != nil {
+			return nil, err
+		}
+	}
+	return kinesis.NewWriter(api, kinesis.Options{
 		Stream:          k.Stream,
 		MaxBatchRecords: k.MaxBatchRecords,
 		MaxBatchBytes:   k.MaxBatchBytes,
