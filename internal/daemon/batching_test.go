@@ -3,8 +3,10 @@ package daemon_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
@@ -22,15 +24,35 @@ func forwardEvent(id string) []byte {
 
 // TestBatchingAcrossConcurrentRequests: 64 concurrent senders, each waiting for its
 // answer before sending the next event, must share PutRecords calls: far fewer
-// calls than events, every event stored exactly once.
+// calls than events, every event stored exactly once; with either PutRecords
+// client (kinesis.client), each seen by the server by its User-Agent.
 func TestBatchingAcrossConcurrentRequests(t *testing.T) {
+	for _, client := range []string{"direct", "sdk"} {
+		t.Run(client, func(t *testing.T) { testBatching(t, client) })
+	}
+}
+
+func testBatching(t *testing.T, kinesisClient string) {
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"batching"}})
 	defer srv.Close()
+	var directCalls, sdkCalls atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "Kinesis_20131202.PutRecords" {
+			if strings.Contains(r.UserAgent(), "app/genesys-relay-direct") {
+				directCalls.Add(1)
+			} else {
+				sdkCalls.Add(1)
+			}
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	defer front.Close()
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 
 	cfg := exampleConfig(t, "relay.yaml")
-	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = "batching", srv.URL(), "us-east-1"
+	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = "batching", front.URL, "us-east-1"
+	cfg.Kinesis.Client = kinesisClient
 	d := daemontest.Start(t, daemon.Options{Config: cfg})
 
 	const senders, perSender = 64, 40
@@ -76,5 +98,12 @@ func TestBatchingAcrossConcurrentRequests(t *testing.T) {
 	}
 	if len(ids) != events {
 		t.Errorf("%d distinct trace ids stored, want %d", len(ids), events)
+	}
+	want, other := &directCalls, &sdkCalls
+	if kinesisClient == "sdk" {
+		want, other = other, want
+	}
+	if want.Load() != int64(st.Calls) || other.Load() != 0 {
+		t.Errorf("kinesis.client %s: %d calls from the direct client, %d from the SDK's, of %d", kinesisClient, directCalls.Load(), sdkCalls.Load(), st.Calls)
 	}
 }
