@@ -1,7 +1,6 @@
 package httpin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +42,7 @@ type ServerOptions struct {
 //
 // Request bodies are streamed: at most 8 KiB of a body is read before the
 // Handler decides, so thousands of connections refused with 429 or 413 hold
-// little memory. A request's clock starts at its first byte (see conn), which
+// little memory. A request's clock starts at its first byte (see connState), which
 // the connection's read deadline also counts from.
 type Server struct {
 	srv    *fasthttp.Server
@@ -84,6 +83,7 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 		Handler:       s.handle,
 		ErrorHandler:  s.fail,
 		ExpectHandler: s.expect,
+		ConnState:     connState,
 		// Header and body must arrive within the request timeout of the first
 		// byte: a client that never finishes holds a connection, not the relay.
 		ReadTimeout:  rt,
@@ -207,7 +207,7 @@ func (s *Server) fail(c *fasthttp.RequestCtx, err error) {
 // stays silent with the bare read error, as it does a body that stops coming.
 func (s *Server) nothingRead(c *fasthttp.RequestCtx) bool {
 	tc, ok := c.Conn().(*conn)
-	return ok && tc.answered
+	return ok && !tc.active
 }
 
 // listener hands out conns and keeps track of them so Close can close them.
@@ -221,40 +221,41 @@ func (l listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &conn{Conn: c, s: l.s, answered: true}
+	tc := &conn{Conn: c, s: l.s}
 	l.s.mu.Lock()
 	l.s.conns[tc] = struct{}{}
 	l.s.mu.Unlock()
 	return tc, nil
 }
 
-// conn notes when each request's first byte arrives: the first read that
-// returns data after an answer was written. Reads and writes of a connection
-// happen on the one goroutine that serves it, which also runs the handler, so
-// the fields need no lock. With pipelined requests the next request may already
-// be buffered: its clock then starts earlier than it did, never later.
+// conn is an accepted connection: when its current request's first byte
+// arrived (see connState) and how it closes (see Close).
 type conn struct {
 	net.Conn
-	s        *Server
-	start    time.Time
-	answered bool
-	once     sync.Once
+	s *Server
+	// start is when the current request's first byte arrived; active is true
+	// from then until its answer is written. Both are set by fasthttp's
+	// ConnState hook on the goroutine that serves the connection and runs the
+	// handler, so they need no lock.
+	start  time.Time
+	active bool
+	once   sync.Once
 }
 
-func (c *conn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.answered {
-		c.start, c.answered = time.Now(), false
+// connState notes when a request's first byte arrives: fasthttp reports a
+// connection active once a byte of a new request is there (for a pipelined
+// request already buffered, when the server turns to it).
+func connState(nc net.Conn, st fasthttp.ConnState) {
+	c, ok := nc.(*conn)
+	if !ok {
+		return
 	}
-	return n, err
-}
-
-func (c *conn) Write(p []byte) (int, error) {
-	// "100 Continue" is not the answer: the body of the same request follows.
-	if !bytes.HasPrefix(p, continueLine) {
-		c.answered = true
+	switch st {
+	case fasthttp.StateActive:
+		c.start, c.active = time.Now(), true
+	case fasthttp.StateIdle:
+		c.active = false
 	}
-	return c.Conn.Write(p)
 }
 
 // Close closes the connection the way net/http does when it closes one whose
@@ -281,8 +282,6 @@ func (c *conn) Close() error {
 
 // rstAvoidanceDelay is net/http's.
 const rstAvoidanceDelay = 500 * time.Millisecond
-
-var continueLine = []byte("HTTP/1.1 100 ")
 
 // logger sends fasthttp's own messages to slog at debug level.
 type logger struct{ l *slog.Logger }

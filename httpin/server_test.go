@@ -100,6 +100,7 @@ func TestDeadlineFromFirstByte(t *testing.T) {
 	})
 	opts := defaultOptions()
 	opts.RequestTimeout = timeout
+	opts.MaxBodyBytes = 10 << 10
 	srv, _ := serve(t, h, opts)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
@@ -126,6 +127,29 @@ func TestDeadlineFromFirstByte(t *testing.T) {
 		if l := <-left; l > timeout-pause+100*time.Millisecond || l < timeout-pause-time.Second {
 			t.Errorf("request %d: deadline %v away when the body arrived %v after the headers, want about %v", i, l, pause, timeout-pause)
 		}
+	}
+
+	// A refused request whose body the server reads after the answer (413,
+	// 20 KB unread), then a pause: the next request's clock starts at its own
+	// first byte, not when the server read the previous body.
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", 20<<10, strings.Repeat(" ", 20<<10))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || resp.Close {
+		t.Fatalf("oversized request: %d, close %v; want 413 on a kept connection", resp.StatusCode, resp.Close)
+	}
+	time.Sleep(pause)
+	fmt.Fprint(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+	if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("request after the 413: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if l := <-left; l < timeout-200*time.Millisecond {
+		t.Errorf("request after a 413 and a pause of %v: deadline %v away, want about %v", pause, l, timeout)
 	}
 }
 
