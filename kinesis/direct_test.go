@@ -29,7 +29,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 	"github.com/genesys-relay/genesys-relay/internal/testenv"
 )
@@ -775,60 +774,6 @@ func TestDirectConcurrentCalls(t *testing.T) {
 				}
 			}
 		}
-	}
-}
-
-// TestWriterWithDirectAgainstFaultyKinesis is TestWriterAgainstFaultyKinesis
-// with the direct client.
-func TestWriterWithDirectAgainstFaultyKinesis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a server")
-	}
-	awsTestEnv(t, "us-east-1")
-	srv := kinesistest.New(kinesistest.Options{
-		Streams:         []string{"events"},
-		ShardsPerStream: 4,
-		Seed:            43,
-		Faults: kinesistest.Faults{
-			RecordThrottleRate:        0.2,
-			RecordInternalFailureRate: 0.05,
-			InternalFailureRate:       0.05,
-			ServiceUnavailableRate:    0.05,
-			ThrottleRate:              0.05,
-		},
-	})
-	defer srv.Close()
-	_, d := bothClients(t, srv.URL())
-	w := newTestWriter(t, d, Options{Stream: "events", MaxInFlight: 8, RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond, EagerFlush: true})
-	const callers, each = 32, 40
-	var wg sync.WaitGroup
-	for g := range callers {
-		wg.Go(func() {
-			for i := range each {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				r := relay.Record{PartitionKey: fmt.Sprintf("queue-%d", g%6), Data: []byte(fmt.Sprintf(`{"event":"%d-%d"}`, g, i))}
-				if err := w.Put(ctx, r); err != nil {
-					t.Errorf("Put: %v", err)
-				}
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	stored := map[string]int{}
-	for _, r := range srv.Records() {
-		stored[string(r.Data)]++
-	}
-	if len(stored) != callers*each {
-		t.Errorf("%d distinct events stored, want %d", len(stored), callers*each)
-	}
-	for data, n := range stored {
-		if n != 1 {
-			t.Errorf("event %s stored %d times", data, n)
-		}
-	}
-	if st := srv.Stats(); st.FailedRecords == 0 || st.FailedCalls == 0 {
-		t.Errorf("no faults were injected (%+v); the test proves nothing", st)
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 )
 
 // TestWriterAgainstFaultyKinesis runs the writer with the real SDK client built
-// by NewClient against a Kinesis-compatible server that throttles records,
-// fails and throttles whole calls, and checks that every event is stored. Only
-// calls whose response was lost after the write may store a record twice.
+// by NewClient, and with the direct client built from it, against a
+// Kinesis-compatible server that throttles records, fails and throttles whole
+// calls, and checks that every event is stored once.
 func TestWriterAgainstFaultyKinesis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a server")
@@ -33,52 +33,56 @@ func TestWriterAgainstFaultyKinesis(t *testing.T) {
 		},
 	})
 	defer srv.Close()
-	client, err := NewClient(context.Background(), "", srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, direct := bothClients(t, srv.URL())
 	if err := CheckStream(context.Background(), client, "events"); err != nil {
 		t.Fatal(err)
 	}
-	for _, agg := range []bool{false, true} {
-		t.Run(fmt.Sprintf("aggregate=%v", agg), func(t *testing.T) {
-			srv.Reset()
-			w := newTestWriter(t, client, Options{Stream: "events", Aggregate: agg, MaxInFlight: 8, RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond})
-			const callers, each = 32, 40
-			var wg sync.WaitGroup
-			for g := range callers {
-				wg.Go(func() {
-					for i := range each {
-						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-						r := relay.Record{PartitionKey: fmt.Sprintf("queue-%d", g%6), Data: []byte(fmt.Sprintf(`{"event":"%d-%d"}`, g, i))}
-						if err := w.Put(ctx, r); err != nil {
-							t.Errorf("Put: %v", err)
+	for _, c := range []struct {
+		name  string
+		api   PutRecordsAPI
+		eager bool // the relay's setting; the SDK runs without it, to cover the linger
+	}{{"sdk", client, false}, {"direct", direct, true}} {
+		for _, agg := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/aggregate=%v", c.name, agg), func(t *testing.T) {
+				srv.Reset()
+				w := newTestWriter(t, c.api, Options{Stream: "events", Aggregate: agg, MaxInFlight: 8, EagerFlush: c.eager,
+					RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+				const callers, each = 32, 40
+				var wg sync.WaitGroup
+				for g := range callers {
+					wg.Go(func() {
+						for i := range each {
+							ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+							r := relay.Record{PartitionKey: fmt.Sprintf("queue-%d", g%6), Data: []byte(fmt.Sprintf(`{"event":"%d-%d"}`, g, i))}
+							if err := w.Put(ctx, r); err != nil {
+								t.Errorf("Put: %v", err)
+							}
+							cancel()
 						}
-						cancel()
-					}
-				})
-			}
-			wg.Wait()
+					})
+				}
+				wg.Wait()
 
-			stored := map[string]int{}
-			for _, r := range srv.Records() {
-				for _, u := range unpack(t, r.Data, r.PartitionKey, r.ExplicitHashKey) {
-					stored[u.Data]++
+				stored := map[string]int{}
+				for _, r := range srv.Records() {
+					for _, u := range unpack(t, r.Data, r.PartitionKey, r.ExplicitHashKey) {
+						stored[u.Data]++
+					}
 				}
-			}
-			if len(stored) != callers*each {
-				t.Errorf("%d distinct events stored, want %d", len(stored), callers*each)
-			}
-			for d, n := range stored {
-				if n != 1 {
-					t.Errorf("event %s stored %d times", d, n)
+				if len(stored) != callers*each {
+					t.Errorf("%d distinct events stored, want %d", len(stored), callers*each)
 				}
-			}
-			st := srv.Stats()
-			if st.FailedRecords == 0 || st.FailedCalls == 0 {
-				t.Errorf("no faults were injected (%+v); the test proves nothing", st)
-			}
-			t.Logf("%d events, server stats %+v", callers*each, st)
-		})
+				for d, n := range stored {
+					if n != 1 {
+						t.Errorf("event %s stored %d times", d, n)
+					}
+				}
+				st := srv.Stats()
+				if st.FailedRecords == 0 || st.FailedCalls == 0 {
+					t.Errorf("no faults were injected (%+v); the test proves nothing", st)
+				}
+				t.Logf("%d events, server stats %+v", callers*each, st)
+			})
+		}
 	}
 }
