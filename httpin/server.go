@@ -151,9 +151,12 @@ func (s *Server) Close() {
 }
 
 func (s *Server) handle(c *fasthttp.RequestCtx) {
-	start := time.Now()
-	if tc, ok := c.Conn().(*conn); ok && !tc.start.IsZero() {
+	var start time.Time
+	if tc, ok := c.Conn().(*conn); ok {
 		start = tc.start
+	}
+	if start.IsZero() { // a connection not from Serve's listener
+		start = time.Now()
 	}
 	if string(c.Path()) == s.path {
 		s.ingest.Serve(c, start)
