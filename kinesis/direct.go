@@ -27,6 +27,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
+	"github.com/genesys-relay/genesys-relay/internal/iox"
 	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 )
 
@@ -386,24 +387,12 @@ func (d *Direct) noteSkew(resp *http.Response, requestAt, responseAt time.Time) 
 	d.skew.Store(int64(t.Sub(responseAt)))
 }
 
-// readAll reads the answer's body into buf.
+// readAll reads the answer's body into buf, sized from Content-Length.
 func readAll(resp *http.Response, buf []byte) ([]byte, error) {
 	if n := resp.ContentLength; n > 0 && n < 1<<30 && int64(cap(buf)) < n+1 {
 		buf = make([]byte, 0, n+1) // +1: the read that sees io.EOF needs room
 	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	return iox.AppendAll(buf, resp.Body)
 }
 
 func operationError(err error) error {
