@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/config"
@@ -79,9 +80,11 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 	return r, nil
 }
 
-// benchFloor measures a trivial net/http server in a child process, the same
-// way as the relay: the cost of HTTP alone on this machine.
-func benchFloor(ctx context.Context, o options, valid, fast bool, events [][]byte) (result, error) {
+// benchFloor measures a trivial HTTP server in a child process, the same way as
+// the relay: the cost of HTTP alone on this machine. server is "net/http",
+// "fasthttp", "nbio" (nbhttp, handlers on its goroutine pool) or "nbio-inline"
+// (handlers on the poller goroutines).
+func benchFloor(ctx context.Context, o options, valid bool, server string, events [][]byte) (result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return result{}, err
@@ -96,9 +99,19 @@ func benchFloor(ctx context.Context, o options, valid, fast bool, events [][]byt
 		args = append(args, "-valid")
 		name = "floor-json.Valid"
 	}
-	if fast {
+	switch server {
+	case "net/http":
+	case "fasthttp":
 		args = append(args, "-fasthttp")
 		name = "fasthttp-" + name
+	case "nbio":
+		args = append(args, "-nbio", "pool", "-nbio-pollers", strconv.Itoa(o.nbioPollers))
+		name = "nbio-" + name
+	case "nbio-inline":
+		args = append(args, "-nbio", "inline", "-nbio-pollers", strconv.Itoa(o.nbioPollers))
+		name = "nbio-inline-" + name
+	default:
+		return result{}, fmt.Errorf("floor server %q", server)
 	}
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("relay-bench-floor-%d.log", os.Getpid()))
 	defer os.Remove(logPath)

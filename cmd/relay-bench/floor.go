@@ -29,6 +29,8 @@ func runFloorServer(args []string) int {
 	listen := fs.String("listen", "127.0.0.1:0", "listen address")
 	valid := fs.Bool("valid", false, "check the body with json.Valid (400 when invalid)")
 	fast := fs.Bool("fasthttp", false, "serve with github.com/valyala/fasthttp instead of net/http")
+	nbio := fs.String("nbio", "", "serve with github.com/lesismal/nbio's nbhttp instead of net/http: pool (handlers on a goroutine pool) or inline (handlers on the poller goroutines)")
+	pollers := fs.Int("nbio-pollers", 0, "with -nbio: poller goroutines (0: 1 with the pool, one per CPU inline)")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -46,6 +48,31 @@ func runFloorServer(args []string) int {
 		}
 		return 0
 	}
+	mux := floorMux(*valid, answer, bad)
+	if *nbio != "" {
+		if err := serveNbioFloor(ln, mux, *nbio == "inline", *pollers); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	}
+	// The relay's server settings (internal/daemon), so that only the handler differs.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 4 * time.Second,
+		WriteTimeout: 6 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	go func() { <-sig; _ = srv.Close() }()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// floorMux is the floor's net/http handler: /readyz, and POST /eventbridge
+// reading the whole body (at most 1 MiB) into a pooled buffer and answering.
+// The net/http and nbio floors both serve it.
+func floorMux(valid bool, answer, bad []byte) *http.ServeMux {
 	bufs := sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ready\n") })
@@ -62,7 +89,7 @@ func runFloorServer(args []string) int {
 		switch {
 		case err != nil:
 			code, out = http.StatusRequestEntityTooLarge, bad
-		case *valid && !json.Valid(body):
+		case valid && !json.Valid(body):
 			code, out = http.StatusBadRequest, bad
 		}
 		h := w.Header()
@@ -71,15 +98,5 @@ func runFloorServer(args []string) int {
 		w.WriteHeader(code)
 		_, _ = w.Write(out)
 	})
-	// The relay's server settings (internal/daemon), so that only the handler differs.
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 4 * time.Second,
-		WriteTimeout: 6 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	go func() { <-sig; _ = srv.Close() }()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return mux
 }

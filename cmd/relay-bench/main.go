@@ -14,7 +14,7 @@
 //
 //	go run ./cmd/relay-bench                      # the relay, 64 senders, 10 s, 1 KB forwarded event
 //	go run ./cmd/relay-bench -kinesis-latency 5ms # with 5 ms per PutRecords call
-//	go run ./cmd/relay-bench -mode floor          # a trivial net/http server, measured the same way
+//	go run ./cmd/relay-bench -mode floor          # trivial HTTP servers (net/http, fasthttp, nbio), measured the same way
 //	go run ./cmd/relay-bench -cpuprofile cpu.pprof # the relay in this process, profiled (labels proc=relay)
 //
 // Run it from the repository (it finds go.mod upwards) or give -repo.
@@ -51,6 +51,7 @@ type options struct {
 	memProfile     string
 	keep           bool
 	jsonOnly       bool
+	nbioPollers    int
 }
 
 type setFlags []string
@@ -63,7 +64,7 @@ func main() {
 		os.Exit(runFloorServer(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, then fasthttp)")
+	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, fasthttp, nbio's nbhttp with handlers on a goroutine pool, then on its pollers)")
 	flag.StringVar(&o.relayBin, "relay", "", "relay binary (default: go build ./cmd/genesys-relay into a temporary directory)")
 	flag.StringVar(&o.repo, "repo", "", "repository root (default: the directory holding go.mod, upwards from the working directory)")
 	flag.StringVar(&o.config, "config", "examples/relay.yaml", "config whose filter, partition_key and enrich the relay runs (relative to -repo)")
@@ -78,6 +79,7 @@ func main() {
 	flag.Var(&o.env, "env", "environment variable for the relay process, e.g. -env GOGC=200 (repeatable)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "run the relay in this process instead of a child and write a CPU profile here; the relay's samples carry the label proc=relay (go tool pprof -tagfocus proc=relay)")
 	flag.StringVar(&o.memProfile, "memprofile", "", "with -cpuprofile: also write an allocation profile of the measured window here")
+	flag.IntVar(&o.nbioPollers, "nbio-pollers", 0, "-mode floor: poller goroutines of the nbio floor servers (0: 1 when handlers run on the goroutine pool, one per CPU when they run on the pollers)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (config, relay log)")
 	flag.BoolVar(&o.jsonOnly, "json", false, "print only the JSON line")
 	flag.Parse()
@@ -131,12 +133,14 @@ func run(ctx context.Context, o options) error {
 		}
 		results = append(results, r)
 	case "floor":
-		for _, v := range [...]struct{ valid, fast bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
-			r, err := benchFloor(ctx, o, v.valid, v.fast, events)
-			if err != nil {
-				return err
+		for _, server := range [...]string{"net/http", "fasthttp", "nbio", "nbio-inline"} {
+			for _, valid := range [...]bool{false, true} {
+				r, err := benchFloor(ctx, o, valid, server, events)
+				if err != nil {
+					return err
+				}
+				results = append(results, r)
 			}
-			results = append(results, r)
 		}
 	default:
 		return fmt.Errorf("-mode %q: want relay or floor", o.mode)
