@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	relay "github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/promtest"
 )
 
 // fakeSQS serves queued receives in order, then long-polls until the caller's
@@ -141,35 +142,11 @@ func (f handlerFunc) Handle(ctx context.Context, raw []byte) (relay.Result, erro
 // metricValue returns the value of the counter or gauge name{labels} in reg.
 func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := promtest.Value(t, reg, name, labels...)
+	if !ok {
+		t.Fatalf("metric %s%v not found", name, labels)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue metric
-				}
-			}
-			if m.Counter != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("metric %s%v not found", name, labels)
-	return 0
+	return v
 }
 
 // runUntil runs c until cond holds (polled) or the deadline passes, then stops it
