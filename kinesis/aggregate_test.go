@@ -239,18 +239,9 @@ func TestWriterAggregates(t *testing.T) {
 	}
 	w := newTestWriter(t, api, Options{Aggregate: true, Linger: 5 * time.Millisecond, MaxInFlight: 2})
 	const callers, each = 32, 20
-	var wg sync.WaitGroup
-	for g := range callers {
-		wg.Go(func() {
-			for i := range each {
-				r := relay.Record{PartitionKey: fmt.Sprintf("queue-%d", g%4), Data: []byte(fmt.Sprintf("event %d-%d", g, i))}
-				if err := w.Put(context.Background(), r); err != nil {
-					t.Errorf("Put: %v", err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	putConcurrently(t, w, callers, each, func(g, i int) relay.Record {
+		return relay.Record{PartitionKey: fmt.Sprintf("queue-%d", g%4), Data: []byte(fmt.Sprintf("event %d-%d", g, i))}
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(arrived) != callers*each {

@@ -18,17 +18,7 @@ func TestBatchesAcrossConcurrentCallers(t *testing.T) {
 	}}
 	w := newTestWriter(t, api, Options{Linger: 5 * time.Millisecond, MaxInFlight: 4})
 	const callers, each = 64, 50
-	var wg sync.WaitGroup
-	for g := range callers {
-		wg.Go(func() {
-			for i := range each {
-				if err := w.Put(context.Background(), rec(fmt.Sprintf("%d-%d", g, i))); err != nil {
-					t.Errorf("Put: %v", err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	putConcurrently(t, w, callers, each, seqRec)
 
 	sent, accepted := api.sent()
 	if len(sent) != callers*each {

@@ -2,8 +2,6 @@ package kinesis
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 )
@@ -19,17 +17,7 @@ func TestEagerFlushClosedLoop(t *testing.T) {
 	w := newTestWriter(t, api, Options{Linger: time.Second, EagerFlush: true})
 	const callers, rounds = 64, 20
 	start := time.Now()
-	var wg sync.WaitGroup
-	for g := range callers {
-		wg.Go(func() {
-			for i := range rounds {
-				if err := w.Put(context.Background(), rec(fmt.Sprintf("%d-%d", g, i))); err != nil {
-					t.Errorf("Put: %v", err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	putConcurrently(t, w, callers, rounds, seqRec)
 	d := time.Since(start)
 	calls := api.numCalls()
 	t.Logf("%d records in %d calls, %s", callers*rounds, calls, d)

@@ -3,6 +3,7 @@ package kinesis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -156,6 +157,27 @@ func newTestWriter(t *testing.T, api PutRecordsAPI, opts Options) *Writer {
 func rec(data string) relay.Record {
 	return relay.Record{PartitionKey: "pk-" + data, Data: []byte(data)}
 }
+
+// putConcurrently runs callers goroutines that each Put the records mk(g, 0)
+// to mk(g, each-1) one after the other, each waiting for its answer, and
+// returns when all are answered; a failed Put fails the test.
+func putConcurrently(t *testing.T, w *Writer, callers, each int, mk func(g, i int) relay.Record) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for g := range callers {
+		wg.Go(func() {
+			for i := range each {
+				if err := w.Put(context.Background(), mk(g, i)); err != nil {
+					t.Errorf("Put: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// seqRec is rec of "g-i": a record per caller and sequence number.
+func seqRec(g, i int) relay.Record { return rec(fmt.Sprintf("%d-%d", g, i)) }
 
 // putAsync calls Put in a goroutine and returns the channel of its result.
 func putAsync(ctx context.Context, w *Writer, r relay.Record) <-chan error {

@@ -291,17 +291,7 @@ func TestRandomFailures(t *testing.T) {
 	}}
 	w := newTestWriter(t, api, Options{MaxInFlight: 4, MaxBatchRecords: 50})
 	const callers, each = 32, 100
-	var wg sync.WaitGroup
-	for g := range callers {
-		wg.Go(func() {
-			for i := range each {
-				if err := w.Put(context.Background(), rec(fmt.Sprintf("%d-%d", g, i))); err != nil {
-					t.Errorf("Put: %v", err)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	putConcurrently(t, w, callers, each, seqRec)
 	_, accepted := api.sent()
 	if len(accepted) != callers*each {
 		t.Errorf("%d records accepted, want %d", len(accepted), callers*each)
