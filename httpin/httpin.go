@@ -10,7 +10,6 @@
 package httpin
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -54,6 +53,7 @@ type Handler struct {
 	log   *slog.Logger
 	reqs  *prometheus.CounterVec
 	codes map[int]prometheus.Counter // reqs by code, resolved once
+	dl    deadlines
 }
 
 // New returns the ingest handler in front of h.
@@ -69,6 +69,7 @@ func New(h relay.Handler, opts Options) *Handler {
 		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Subsystem: "http",
 			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
 		codes: map[int]prometheus.Counter{},
+		dl:    deadlines{timeout: opts.RequestTimeout},
 	}
 	// Events are a few KB: a small buffer per request in flight keeps memory
 	// low with thousands of connections; larger bodies grow it (see Serve).
@@ -89,9 +90,10 @@ func (hd *Handler) SetAuth(a *Auth) { hd.auth.Store(a) }
 
 // Serve answers one request on the ingest path. start is when its first byte
 // arrived: the sender's clock started then, so reading the body counts against
-// RequestTimeout and the answer still comes before EventBridge gives up.
+// RequestTimeout and the answer still comes before EventBridge gives up. The
+// wait for Kinesis ends RequestTimeout after start, rounded down to 10 ms (see
+// deadlines).
 func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
-	deadline := start.Add(hd.opts.RequestTimeout)
 	if !hd.admit(c) {
 		return
 	}
@@ -135,9 +137,7 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 		return
 	}
 
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	res, err := hd.h.Handle(ctx, body)
+	res, err := hd.h.Handle(hd.dl.context(start), body)
 	if err != nil {
 		hd.failEvent(c, err)
 		return
