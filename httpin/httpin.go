@@ -45,15 +45,16 @@ type Options struct {
 
 // Handler serves the ingest path.
 type Handler struct {
-	h     relay.Handler
-	opts  Options
-	sem   chan struct{}
-	bufs  sync.Pool
-	auth  atomic.Pointer[Auth]
-	log   *slog.Logger
-	reqs  *prometheus.CounterVec
-	codes map[int]prometheus.Counter // reqs by code, resolved once
-	dl    deadlines
+	h    relay.Handler
+	opts Options
+	// inFlight counts requests past admission; MaxInFlight bounds it.
+	inFlight atomic.Int64
+	bufs     sync.Pool
+	auth     atomic.Pointer[Auth]
+	log      *slog.Logger
+	reqs     *prometheus.CounterVec
+	codes    map[int]prometheus.Counter // reqs by code, resolved once
+	dl       deadlines
 }
 
 // New returns the ingest handler in front of h.
@@ -65,7 +66,7 @@ func New(h relay.Handler, opts Options) *Handler {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	hd := &Handler{h: h, opts: opts, sem: make(chan struct{}, opts.MaxInFlight), log: l,
+	hd := &Handler{h: h, opts: opts, log: l,
 		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Subsystem: "http",
 			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
 		codes: map[int]prometheus.Counter{},
@@ -98,10 +99,8 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 		return
 	}
 	contentLength := int64(c.Request.Header.ContentLength()) // -1: chunked, -2: none
-	select {
-	case hd.sem <- struct{}{}:
-		defer func() { <-hd.sem }()
-	default:
+	if hd.inFlight.Add(1) > int64(hd.opts.MaxInFlight) {
+		hd.inFlight.Add(-1)
 		// The server reads what is left of the body after this answer (up to
 		// 256 KiB, more closes the connection), so the sender sees 429 and not a
 		// reset connection.
@@ -109,6 +108,7 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 		hd.fail(c, fasthttp.StatusTooManyRequests, "too many requests in flight; retry later")
 		return
 	}
+	defer hd.inFlight.Add(-1)
 
 	bp := hd.bufs.Get().(*[]byte)
 	defer func() {
