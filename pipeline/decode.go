@@ -141,11 +141,11 @@ func decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
 type decoding struct {
 	d       decoder
 	env     Envelope
-	strs    [16]types.String
-	nums    [8]types.Double
-	members [24]member
-	mstack  [16]member
-	objs    [8]jsonObject
+	strs    [12]types.String
+	nums    [4]types.Double
+	members [16]member
+	mstack  [8]member
+	objs    [6]jsonObject
 }
 
 // decoder holds what one pass over an envelope found.
