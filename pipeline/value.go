@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"unsafe"
 
@@ -32,7 +33,7 @@ type member struct {
 	val ref.Val
 }
 
-// indexMin is the number of members from which an object is indexed.
+// indexMin is the number of members above which an object is indexed.
 const indexMin = 16
 
 var (
@@ -185,7 +186,7 @@ func (o *jsonObject) ConvertToNative(t reflect.Type) (any, error) {
 
 // String formats the object as cel-go formats the encoding/json value.
 func (o *jsonObject) String() string {
-	return types.DefaultTypeAdapter.NativeToValue(native(o)).(interface{ String() string }).String()
+	return types.DefaultTypeAdapter.NativeToValue(native(o)).(fmt.Stringer).String()
 }
 
 // objectIterator iterates over the keys of a jsonObject.
@@ -316,7 +317,7 @@ func (l *jsonList) ConvertToNative(t reflect.Type) (any, error) {
 
 // String formats the list as cel-go formats the encoding/json value.
 func (l *jsonList) String() string {
-	return l.celList().(interface{ String() string }).String()
+	return l.celList().(fmt.Stringer).String()
 }
 
 // celList is cel-go's wrapper of the encoding/json value.
