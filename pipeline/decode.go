@@ -73,8 +73,6 @@ func decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
 	st.d = decoder{s: scanner{b: raw, arena: arena{
 		// Decoded strings take at most the size of raw.
 		text:    make([]byte, 0, min(len(raw), 512)),
-		strs:    st.strs[:0],
-		nums:    st.nums[:0],
 		members: st.members[:0],
 		mstack:  st.mstack[:0],
 		objs:    st.objs[:0],
@@ -141,8 +139,6 @@ func decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
 type decoding struct {
 	d       decoder
 	env     Envelope
-	strs    [12]types.String
-	nums    [4]types.Double
 	members [16]member
 	mstack  [8]member
 	objs    [6]jsonObject
@@ -356,12 +352,10 @@ func syntaxError(raw []byte) error {
 // detail.
 var envelopeKeys = [...]string{keyVersion, keyID, keyDetailType, keySource, keyAccount, keyTime, keyRegion, keyResources}
 
-// eventValue is the rules' event variable with the values it points at, in one
-// allocation.
+// eventValue is the rules' event variable with its members, in one allocation.
 type eventValue struct {
 	obj       jsonObject
 	members   [len(envelopeKeys) + 1]member
-	strs      [len(envelopeKeys) - 1]types.String
 	resources jsonList
 }
 
@@ -372,7 +366,7 @@ type eventValue struct {
 func eventObject(e *Envelope, detail *jsonObject, keys map[string]bool) *jsonObject {
 	ev := &eventValue{}
 	n := 0
-	for i, k := range envelopeKeys {
+	for _, k := range envelopeKeys {
 		if keys != nil && !keys[k] {
 			continue
 		}
@@ -380,16 +374,13 @@ func eventObject(e *Envelope, detail *jsonObject, keys map[string]bool) *jsonObj
 		m.key = types.String(k)
 		if k == keyResources {
 			res := make([]ref.Val, len(e.Resources))
-			strs := make([]types.String, len(e.Resources))
 			for j, r := range e.Resources {
-				strs[j] = types.String(r)
-				res[j] = stringVal(&strs[j])
+				res[j] = types.String(r)
 			}
 			ev.resources.elems = res
 			m.val = &ev.resources
 		} else {
-			ev.strs[i] = types.String(envelopeString(e, k))
-			m.val = stringVal(&ev.strs[i])
+			m.val = types.String(envelopeString(e, k))
 		}
 		n++
 	}

@@ -45,27 +45,6 @@ var (
 	_ traits.Zeroer   = (*jsonList)(nil)
 )
 
-// iface is the layout of a Go interface value.
-type iface struct {
-	tab, data unsafe.Pointer
-}
-
-// stringVal returns *p as a ref.Val without copying the string header to the
-// heap, which converting a types.String to an interface does: the interface
-// points at *p. *p must not change afterwards.
-func stringVal(p *types.String) ref.Val {
-	v := ref.Val(types.String(""))
-	(*iface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
-	return v
-}
-
-// doubleVal is stringVal for a types.Double.
-func doubleVal(p *types.Double) ref.Val {
-	v := ref.Val(types.Double(0))
-	(*iface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
-	return v
-}
-
 // find returns the value of key.
 func (o *jsonObject) find(key string) (ref.Val, bool) {
 	if o.index != nil {
@@ -137,7 +116,7 @@ func (o *jsonObject) Fold(f traits.Folder) {
 		if !keysOnly {
 			v = m.val
 		}
-		if !f.FoldEntry(stringVal(&m.key), v) {
+		if !f.FoldEntry(m.key, v) {
 			return
 		}
 	}
@@ -154,7 +133,7 @@ func (o *jsonObject) Equal(other ref.Val) ref.Val {
 	}
 	for i := range o.members {
 		m := &o.members[i]
-		ov, found := om.Find(stringVal(&m.key))
+		ov, found := om.Find(m.key)
 		if !found || types.Equal(m.val, ov) == types.False {
 			return types.False
 		}
@@ -203,7 +182,7 @@ func (it *objectIterator) Next() ref.Val {
 		return nil
 	}
 	it.i++
-	return stringVal(&it.o.members[it.i-1].key)
+	return it.o.members[it.i-1].key
 }
 
 // noValue is the ref.Val part of an iterator, which CEL never sees as a value.
@@ -367,22 +346,21 @@ func native(v ref.Val) any {
 	return nil
 }
 
-// arena holds the values decoded from one event, so that they take a few
-// allocations rather than one or more each. It only grows: the values handed
-// out point into it, and what they point at never changes (when a slice
+// arena holds the objects, lists and string bytes decoded from one event, so
+// that they take a few allocations rather than one or more each (a string or
+// number is still boxed into its CEL value one by one). It only grows: the
+// values handed out point into it, and what they point at never changes (when a slice
 // outgrows its array, the values made earlier keep the old one). An arena is
 // never reused for another event: the strings it made may outlive the
 // evaluation, as the partition key does. decode gives it its first arrays.
 type arena struct {
-	text    []byte         // the bytes of decoded strings
-	strs    []types.String // string values
-	nums    []types.Double // number values
-	members []member       // the members of finished objects
-	objs    []jsonObject   // finished objects
-	elems   []ref.Val      // the elements of finished lists
-	lists   []jsonList     // finished lists
-	mstack  []member       // the members of the objects being decoded
-	estack  []ref.Val      // the elements of the lists being decoded
+	text    []byte       // the bytes of decoded strings
+	members []member     // the members of finished objects
+	objs    []jsonObject // finished objects
+	elems   []ref.Val    // the elements of finished lists
+	lists   []jsonList   // finished lists
+	mstack  []member     // the members of the objects being decoded
+	estack  []ref.Val    // the elements of the lists being decoded
 }
 
 // str returns a copy of b.
@@ -396,16 +374,10 @@ func (a *arena) str(b []byte) string {
 }
 
 // string returns s as a CEL value.
-func (a *arena) string(s string) ref.Val {
-	a.strs = append(a.strs, types.String(s))
-	return stringVal(&a.strs[len(a.strs)-1])
-}
+func (a *arena) string(s string) ref.Val { return types.String(s) }
 
 // double returns f as a CEL value.
-func (a *arena) double(f float64) ref.Val {
-	a.nums = append(a.nums, types.Double(f))
-	return doubleVal(&a.nums[len(a.nums)-1])
-}
+func (a *arena) double(f float64) ref.Val { return types.Double(f) }
 
 // push adds the member key: v to the object being decoded whose members are
 // mstack[start:], and returns its index (nil while it is small). A key seen
