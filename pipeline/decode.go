@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
@@ -27,10 +31,16 @@ type Envelope struct {
 }
 
 // Decode validates raw as an EventBridge envelope and returns it with detail
-// decoded in full for the rules. Every error is a relay.InvalidError naming the
-// problem; the envelope returned with it is nil or holds only the ID.
-func Decode(raw []byte) (*Envelope, map[string]any, error) {
-	return decode(raw, nil)
+// decoded in full for the rules, as a CEL map. Every error is a
+// relay.InvalidError naming the problem; the envelope returned with it is nil or
+// holds only the ID.
+func Decode(raw []byte) (*Envelope, traits.Mapper, error) {
+	env, detail, err := decode(raw, nil)
+	if detail == nil {
+		// No typed nil in the interface.
+		return env, nil, err
+	}
+	return env, detail, nil
 }
 
 // The envelope keys the relay reads, in the order of decoder.fields. They match
@@ -50,8 +60,8 @@ const (
 // decode is Decode that decodes only the detail fields p asks for (all of them
 // when p is nil or p.All). It reads raw once: it validates the whole body as
 // strictly as json.Valid and utf8.Valid together, matches the envelope keys,
-// keeps the byte span of detail, and builds the maps the rules read.
-func decode(raw []byte, p *rules.Path) (*Envelope, map[string]any, error) {
+// keeps the byte span of detail, and builds the values the rules read.
+func decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, nil, relay.Invalid("empty_body", "request body is empty; want an EventBridge event (JSON object)")
@@ -59,7 +69,15 @@ func decode(raw []byte, p *rules.Path) (*Envelope, map[string]any, error) {
 	if raw[0] != '{' {
 		return nil, nil, syntaxError(raw)
 	}
-	d := decoder{s: scanner{b: raw}, detailLo: -1}
+	st := &decoding{}
+	st.d = decoder{s: scanner{b: raw, arena: arena{
+		// Decoded strings take at most the size of raw.
+		text:    make([]byte, 0, min(len(raw), 512)),
+		members: st.members[:0],
+		mstack:  st.mstack[:0],
+		objs:    st.objs[:0],
+	}}, detailLo: -1}
+	d := &st.d
 	if !d.envelope(p) {
 		return nil, nil, syntaxError(raw)
 	}
@@ -68,42 +86,41 @@ func decode(raw []byte, p *rules.Path) (*Envelope, map[string]any, error) {
 	}
 	id, source, detailType := d.field(keyID), d.field(keySource), d.field(keyDetailType)
 	// Once the id is known, errors still return the envelope so callers can name it.
-	partial := &Envelope{Raw: raw}
+	e := &st.env
+	e.Raw = raw
 	if id != nil {
-		partial.ID = *id
+		e.ID = *id
 	}
 	if d.hasDup {
 		// encoding/json keeps the last of two values, a consumer of the record
 		// may keep the first: refuse rather than guess.
-		return partial, nil, relay.Invalid("duplicate_key", fmt.Sprintf("envelope key %q appears more than once; ambiguous event", d.dup))
+		return e, nil, relay.Invalid("duplicate_key", fmt.Sprintf("envelope key %q appears more than once; ambiguous event", d.dup))
 	}
 	for _, f := range [...]struct {
 		name string
 		v    *string
 	}{{keyID, id}, {keySource, source}, {keyDetailType, detailType}} {
 		if f.v == nil || *f.v == "" {
-			return partial, nil, relay.Invalid("not_envelope", fmt.Sprintf("not an EventBridge envelope: %q is missing or empty", f.name))
+			return e, nil, relay.Invalid("not_envelope", fmt.Sprintf("not an EventBridge envelope: %q is missing or empty", f.name))
 		}
 	}
 	if d.detailLo < 0 || raw[d.detailLo] == 'n' {
-		return partial, nil, relay.Invalid("missing_detail", `envelope has no "detail" (or it is null)`)
+		return e, nil, relay.Invalid("missing_detail", `envelope has no "detail" (or it is null)`)
 	}
 	detailRaw := raw[d.detailLo:d.detailHi]
 	if detailRaw[0] != '{' {
-		return partial, nil, relay.Invalid("detail_not_object", `envelope "detail" must be a JSON object`)
+		return e, nil, relay.Invalid("detail_not_object", `envelope "detail" must be a JSON object`)
 	}
 	if d.s.numErr {
 		// A number beyond float64 in detail: encoding/json refuses it, so do we,
 		// in its words.
 		var m map[string]any
 		if err := json.Unmarshal(detailRaw, &m); err != nil {
-			return partial, nil, relay.Invalid("malformed_json", "detail is not valid JSON: "+err.Error())
+			return e, nil, relay.Invalid("malformed_json", "detail is not valid JSON: "+err.Error())
 		}
 	}
-	e := &Envelope{
-		ID: *id, Source: *source, DetailType: *detailType,
-		Resources: d.resources, Detail: detailRaw, Raw: raw,
-	}
+	e.Source, e.DetailType = *source, *detailType
+	e.Resources, e.Detail = d.resources, detailRaw
 	for _, f := range [...]struct {
 		dst *string
 		key string
@@ -115,13 +132,25 @@ func decode(raw []byte, p *rules.Path) (*Envelope, map[string]any, error) {
 	return e, d.detail, nil
 }
 
+// decoding is the memory decode needs for an event, taken in one allocation:
+// the decoder, the envelope and the first arrays of the arena, which hold the
+// values of a typical event. The decoded strings are apart (arena.text): they
+// may outlive the evaluation, the rest need not.
+type decoding struct {
+	d       decoder
+	env     Envelope
+	members [16]member
+	mstack  [8]member
+	objs    [6]jsonObject
+}
+
 // decoder holds what one pass over an envelope found.
 type decoder struct {
 	s         scanner
 	values    [7]string // version, id, detail-type, source, account, time, region
 	set       [7]bool   // values[i] was a string (null or missing leave it unset)
 	resources []string
-	detail    map[string]any
+	detail    *jsonObject
 	// detailLo and detailHi bound the detail value; detailLo is -1 without one.
 	detailLo, detailHi int
 	typeErr            error  // the first envelope field of the wrong type
@@ -323,51 +352,63 @@ func syntaxError(raw []byte) error {
 // detail.
 var envelopeKeys = [...]string{keyVersion, keyID, keyDetailType, keySource, keyAccount, keyTime, keyRegion, keyResources}
 
-// envelopeField is event[k] for an envelope field other than detail.
-func envelopeField(e *Envelope, k string) (any, bool) {
+// eventValue is the rules' event variable with its members, in one allocation.
+type eventValue struct {
+	obj       jsonObject
+	members   [len(envelopeKeys) + 1]member
+	resources jsonList
+}
+
+// eventObject is the envelope as the rules' event variable sees it: every
+// envelope field and detail when keys is nil, otherwise the envelope fields
+// and detail among keys (what the rules read when they only select fields of
+// event).
+func eventObject(e *Envelope, detail *jsonObject, keys map[string]bool) *jsonObject {
+	ev := &eventValue{}
+	n := 0
+	for _, k := range envelopeKeys {
+		if keys != nil && !keys[k] {
+			continue
+		}
+		m := &ev.members[n]
+		m.key = types.String(k)
+		if k == keyResources {
+			res := make([]ref.Val, len(e.Resources))
+			for j, r := range e.Resources {
+				res[j] = types.String(r)
+			}
+			ev.resources.elems = res
+			m.val = &ev.resources
+		} else {
+			m.val = types.String(envelopeString(e, k))
+		}
+		n++
+	}
+	if keys == nil || keys[keyDetail] {
+		ev.members[n] = member{key: keyDetail, val: detail}
+		n++
+	}
+	ev.obj.members = ev.members[:n:n]
+	return &ev.obj
+}
+
+// envelopeString is the envelope string field k.
+func envelopeString(e *Envelope, k string) string {
 	switch k {
 	case keyVersion:
-		return e.Version, true
+		return e.Version
 	case keyID:
-		return e.ID, true
+		return e.ID
 	case keyDetailType:
-		return e.DetailType, true
+		return e.DetailType
 	case keySource:
-		return e.Source, true
+		return e.Source
 	case keyAccount:
-		return e.Account, true
+		return e.Account
 	case keyTime:
-		return e.Time, true
+		return e.Time
 	case keyRegion:
-		return e.Region, true
-	case keyResources:
-		res := make([]any, len(e.Resources))
-		for i, r := range e.Resources {
-			res[i] = r
-		}
-		return res, true
+		return e.Region
 	}
-	return nil, false
-}
-
-// eventMap is the envelope as the rules' event variable sees it.
-func eventMap(e *Envelope, detail map[string]any) map[string]any {
-	m := make(map[string]any, len(envelopeKeys)+1)
-	for _, k := range envelopeKeys {
-		m[k], _ = envelopeField(e, k)
-	}
-	m[keyDetail] = detail
-	return m
-}
-
-// eventFields is the part of eventMap that holds the given keys: what the rules
-// read when they only select fields of event.
-func eventFields(e *Envelope, keys map[string]bool) map[string]any {
-	m := make(map[string]any, len(keys))
-	for k := range keys {
-		if v, ok := envelopeField(e, k); ok {
-			m[k] = v
-		}
-	}
-	return m
+	return ""
 }

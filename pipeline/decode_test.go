@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"cel.dev/cel-go/common/types"
+
 	"github.com/genesys-relay/genesys-relay"
 )
 
@@ -102,7 +104,7 @@ func TestDecode(t *testing.T) {
 		t.Fatalf("Decode =\n%+v\nwant\n%+v", env, want)
 	}
 	wantDetail := map[string]any{"n": 12345678901234567890.0, "s": "x"}
-	if !reflect.DeepEqual(detail, wantDetail) {
+	if !reflect.DeepEqual(detail.Value(), wantDetail) {
 		t.Fatalf("detail = %#v, want %#v", detail, wantDetail)
 	}
 
@@ -111,24 +113,24 @@ func TestDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Version != "" || env.Region != "" || env.Resources != nil || string(env.Detail) != "{}" || len(detail) != 0 {
+	if env.Version != "" || env.Region != "" || env.Resources != nil || string(env.Detail) != "{}" || detail.Size() != types.Int(0) {
 		t.Fatalf("minimal envelope decoded as %+v, detail %v", env, detail)
 	}
 }
 
-func TestEventMap(t *testing.T) {
-	env, detail, err := Decode(envelope("e-1", `{"a":1}`))
+func TestEventObject(t *testing.T) {
+	env, detail, err := decode(envelope("e-1", `{"a":1}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := eventMap(env, detail)
+	got := eventObject(env, detail, nil).Value()
 	want := map[string]any{
 		"version": "0", "id": "e-1", "detail-type": "Genesys Cloud Interaction Event", "source": "genesys.cloud",
 		"account": "123456789012", "time": "2026-11-27T12:00:00Z", "region": "eu-west-1",
 		"resources": []any{}, "detail": map[string]any{"a": 1.0},
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("eventMap =\n%#v\nwant\n%#v", got, want)
+		t.Fatalf("eventObject =\n%#v\nwant\n%#v", got, want)
 	}
 }
 

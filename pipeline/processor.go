@@ -72,15 +72,7 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))
 	}
-	// The rules see only what they read: detail holds the fields they select,
-	// and event exists only when they use it.
-	vars := &rules.Vars{Detail: detail}
-	switch {
-	case acc.Event:
-		vars.Event = eventMap(env, detail)
-	case len(acc.EventFields) > 0:
-		vars.Event = eventFields(env, acc.EventFields)
-	}
+	vars := newVars(env, detail, acc)
 	out := Outcome{Result: relay.Result{ID: env.ID}}
 	reason, pass, ruleErr := p.Rules.Filter(vars)
 	out.Reason = reason
@@ -115,6 +107,20 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 	}
 	out.Record.Data = append(b, '}')
 	return out, nil
+}
+
+// newVars is what the rules see of an event decoded as acc asks. They see only
+// what they read: detail holds the fields they select, and event exists only
+// when they use it.
+func newVars(env *Envelope, detail *jsonObject, acc *rules.Access) *rules.Vars {
+	vars := &rules.Vars{Detail: detail}
+	switch {
+	case acc.Event:
+		vars.Event = eventObject(env, detail, nil)
+	case len(acc.EventFields) > 0:
+		vars.Event = eventObject(env, detail, acc.EventFields)
+	}
+	return vars
 }
 
 // partitionKey evaluates the key and applies the hash. An empty or failing key, or

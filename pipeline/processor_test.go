@@ -145,3 +145,31 @@ func TestDecodeOnlyWhatRulesRead(t *testing.T) {
 		}
 	}
 }
+
+// TestEventDetail checks that detail read through event, next to other fields
+// of event, is the detail the rules read directly.
+func TestEventDetail(t *testing.T) {
+	p := newProcessor(t, `
+filter:
+  sources: ["genesys.cloud"]
+  rules:
+    - name: a_is_one
+      require: 'event.detail.a == 1.0 && event.source == "genesys.cloud"'
+partition_key:
+  expr: 'event.detail.?k.orValue("")'
+  hash: none
+`)
+	for _, tc := range []struct {
+		detail, decision, key string
+	}{
+		{`{"a":1,"k":"key"}`, "forward", "key"},
+		{`{"a":2}`, "drop", ""},
+	} {
+		raw := envelope("e-1", tc.detail)
+		out, err := p.Evaluate(raw)
+		if err != nil || out.Decision.String() != tc.decision || out.RuleError || out.Record.PartitionKey != tc.key && tc.key != "" {
+			t.Fatalf("%s: outcome %+v, %v; want %s", tc.detail, out, err, tc.decision)
+		}
+		sameAsFullDecode(t, p, raw, out, err)
+	}
+}

@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 
 	"github.com/genesys-relay/genesys-relay/rules"
 )
@@ -14,7 +18,7 @@ const maxDepth = 10000
 // scanner validates JSON and decodes the parts of it that are asked for, in one
 // pass over the bytes. It accepts exactly what json.Valid accepts, except
 // strings that are not valid UTF-8, and decodes values as json.Unmarshal into an
-// interface{} does (objects as map[string]any, numbers as float64).
+// interface{} does, as CEL values (see value.go).
 //
 // Methods report false at the first syntax error; s.i is then meaningless.
 type scanner struct {
@@ -23,6 +27,8 @@ type scanner struct {
 	// numErr is set when a decoded or skipped number does not fit a float64,
 	// which json.Unmarshal refuses although it is valid JSON.
 	numErr bool
+	// arena holds the decoded values.
+	arena arena
 }
 
 // plain marks the bytes a string may hold without a closer look: printable
@@ -102,10 +108,10 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// strValue returns the string whose contents are b[lo:hi].
+// strValue returns the string whose contents are b[lo:hi], in the arena.
 func (s *scanner) strValue(lo, hi int, esc bool) string {
 	if !esc {
-		return string(s.b[lo:hi])
+		return s.arena.str(s.b[lo:hi])
 	}
 	// Escapes are rare: let encoding/json apply its rules (lone surrogates
 	// become U+FFFD) rather than repeat them.
@@ -261,32 +267,35 @@ func (s *scanner) next(closing byte) (more, ok bool) {
 	return false, false
 }
 
-// value validates and decodes the value at s.i (after white space) as
-// json.Unmarshal into an interface{} would.
-func (s *scanner) value(depth int) (any, bool) {
+// value validates and decodes the value at s.i (after white space) into a CEL
+// value that behaves as cel-go's conversion of what json.Unmarshal into an
+// interface{} gives.
+func (s *scanner) value(depth int) (ref.Val, bool) {
 	s.ws()
 	switch s.peek() {
 	case '{':
-		return s.object(nil, depth)
+		o, ok := s.object(nil, depth)
+		return o, ok
 	case '[':
 		if depth >= maxDepth {
 			return nil, false
 		}
 		s.i++
 		s.ws()
-		list := []any{}
+		a := &s.arena
+		start := len(a.estack)
 		if s.peek() == ']' {
 			s.i++
-			return list, true
+			return a.list(start), true
 		}
 		for {
 			v, ok := s.value(depth + 1)
 			if !ok {
 				return nil, false
 			}
-			list = append(list, v)
+			a.estack = append(a.estack, v)
 			if more, ok := s.next(']'); !ok || !more {
-				return list, ok
+				return a.list(start), ok
 			}
 		}
 	case '"':
@@ -294,30 +303,30 @@ func (s *scanner) value(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		return s.strValue(lo, hi, esc), true
+		return s.arena.string(s.strValue(lo, hi, esc)), true
 	case 't':
-		return true, s.lit("true")
+		return types.True, s.lit("true")
 	case 'f':
-		return false, s.lit("false")
+		return types.False, s.lit("false")
 	case 'n':
-		return nil, s.lit("null")
+		return types.NullValue, s.lit("null")
 	default:
 		lo, hi, ok := s.num()
 		if !ok {
 			return nil, false
 		}
-		f, err := strconv.ParseFloat(string(s.b[lo:hi]), 64)
+		f, err := strconv.ParseFloat(unsafe.String(&s.b[lo], hi-lo), 64)
 		if err != nil {
 			s.numErr = true
 		}
-		return f, true
+		return s.arena.double(f), true
 	}
 }
 
 // object validates the object at s.i and decodes the members p asks for: all
 // of them when p is nil or p.All, otherwise those named in p.Fields, each
 // decoded in turn as its Path asks. The other members are validated only.
-func (s *scanner) object(p *rules.Path, depth int) (map[string]any, bool) {
+func (s *scanner) object(p *rules.Path, depth int) (*jsonObject, bool) {
 	if depth >= maxDepth {
 		return nil, false
 	}
@@ -327,15 +336,12 @@ func (s *scanner) object(p *rules.Path, depth int) (map[string]any, bool) {
 	}
 	s.i++
 	s.ws()
-	var m map[string]any
-	if all {
-		m = map[string]any{}
-	} else {
-		m = make(map[string]any, len(p.Fields))
-	}
+	a := &s.arena
+	start := len(a.mstack)
+	var index map[string]int
 	if s.peek() == '}' {
 		s.i++
-		return m, true
+		return a.object(start, index), true
 	}
 	for {
 		if s.peek() != '"' {
@@ -359,24 +365,31 @@ func (s *scanner) object(p *rules.Path, depth int) (map[string]any, bool) {
 				name = f.Name
 			}
 		}
-		var v any
 		switch {
 		case !all && f == nil:
 			ok = s.skip(depth + 1)
 		default:
+			var v ref.Val
 			s.ws()
 			if f != nil && !f.All && s.peek() == '{' {
-				v, ok = s.object(f, depth+1)
+				var o *jsonObject
+				o, ok = s.object(f, depth+1)
+				v = o
 			} else {
 				v, ok = s.value(depth + 1)
 			}
-			m[name] = v
+			if ok {
+				index = a.push(start, name, v, index)
+			}
 		}
 		if !ok {
 			return nil, false
 		}
 		if more, ok := s.next('}'); !ok || !more {
-			return m, ok
+			if !ok {
+				return nil, false
+			}
+			return a.object(start, index), true
 		}
 	}
 }

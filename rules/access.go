@@ -16,7 +16,7 @@ type Access struct {
 	// iterated): it needs the whole envelope as a map, detail included.
 	Event bool
 	// EventFields are the top-level envelope keys selected as event.key or
-	// event["key"], detail excluded (its reads are in Detail).
+	// event["key"], detail included (the reads below it are in Detail).
 	EventFields map[string]bool
 	// Detail is the tree of fields read below detail.
 	Detail *Path
@@ -146,8 +146,8 @@ func (a *Access) record(root string, path []string) {
 			a.Event = true
 			return
 		}
+		a.EventFields[path[0]] = true
 		if path[0] != "detail" {
-			a.EventFields[path[0]] = true
 			return
 		}
 		path = path[1:]

@@ -24,9 +24,11 @@ import (
 
 // Vars is what one event's expressions are evaluated against.
 type Vars struct {
-	// Event is the envelope decoded as map[string]any (JSON numbers as float64).
-	Event map[string]any
-	// Detail is Event["detail"].
+	// Event is the envelope as a CEL map: a ref.Val, or a Go value cel-go
+	// converts, such as the map[string]any of encoding/json (JSON numbers as
+	// float64).
+	Event any
+	// Detail is Event["detail"], likewise.
 	Detail any
 }
 

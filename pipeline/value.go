@@ -1,0 +1,431 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+)
+
+// The decoder builds the detail the rules read directly as CEL values rather
+// than as the map[string]any of encoding/json: cel-go would otherwise wrap every
+// map and box every string it reads, on every access. Objects are jsonObject,
+// arrays jsonList, strings types.String, numbers types.Double, booleans
+// types.Bool and null types.NullValue. Each behaves in CEL exactly as cel-go's
+// own wrapper of the encoding/json value does; the operations that no hot path
+// needs are delegated to that wrapper.
+
+// jsonObject is a JSON object as a CEL map with string keys. Members are
+// searched linearly: the objects of an event are small. A larger one has an
+// index.
+type jsonObject struct {
+	members []member
+	index   map[string]int // member position by key; nil for small objects
+}
+
+// member is one key of a jsonObject with its value.
+type member struct {
+	key types.String
+	val ref.Val
+}
+
+// indexMin is the number of members above which an object is indexed.
+const indexMin = 16
+
+var (
+	_ traits.Mapper   = (*jsonObject)(nil)
+	_ traits.Foldable = (*jsonObject)(nil)
+	_ traits.Zeroer   = (*jsonObject)(nil)
+	_ traits.Lister   = (*jsonList)(nil)
+	_ traits.Foldable = (*jsonList)(nil)
+	_ traits.Zeroer   = (*jsonList)(nil)
+)
+
+// find returns the value of key.
+func (o *jsonObject) find(key string) (ref.Val, bool) {
+	if o.index != nil {
+		if i, ok := o.index[key]; ok {
+			return o.members[i].val, true
+		}
+		return nil, false
+	}
+	for i := range o.members {
+		if string(o.members[i].key) == key {
+			return o.members[i].val, true
+		}
+	}
+	return nil, false
+}
+
+// Find implements traits.Mapper. Only string keys can be present.
+func (o *jsonObject) Find(key ref.Val) (ref.Val, bool) {
+	k, ok := key.(types.String)
+	if !ok {
+		return nil, false
+	}
+	return o.find(string(k))
+}
+
+// FindStringKey is what cel-go's interpreter calls to select a field by a
+// constant name without building a CEL value for the name.
+func (o *jsonObject) FindStringKey(key string) (any, bool) {
+	v, ok := o.find(key)
+	if !ok {
+		return nil, false
+	}
+	return v, true
+}
+
+// Contains implements traits.Container.
+func (o *jsonObject) Contains(key ref.Val) ref.Val {
+	_, ok := o.Find(key)
+	return types.Bool(ok)
+}
+
+// Get implements traits.Indexer.
+func (o *jsonObject) Get(key ref.Val) ref.Val {
+	v, ok := o.Find(key)
+	if !ok {
+		return types.ValOrErr(v, "no such key: %v", key)
+	}
+	return v
+}
+
+// Size implements traits.Sizer.
+func (o *jsonObject) Size() ref.Val { return types.Int(len(o.members)) }
+
+// IsZeroValue implements traits.Zeroer.
+func (o *jsonObject) IsZeroValue() bool { return len(o.members) == 0 }
+
+// Iterator implements traits.Iterable: the keys, in the order of the JSON text.
+func (o *jsonObject) Iterator() traits.Iterator { return &objectIterator{o: o} }
+
+// Fold implements traits.Foldable, which the interpreter's comprehensions use.
+func (o *jsonObject) Fold(f traits.Folder) {
+	keysOnly := false
+	if kf, ok := f.(interface{ FoldKeyOnly() bool }); ok {
+		keysOnly = kf.FoldKeyOnly()
+	}
+	for i := range o.members {
+		m := &o.members[i]
+		var v ref.Val
+		if !keysOnly {
+			v = m.val
+		}
+		if !f.FoldEntry(m.key, v) {
+			return
+		}
+	}
+}
+
+// Equal implements ref.Val as cel-go's maps do: the same keys with equal values.
+func (o *jsonObject) Equal(other ref.Val) ref.Val {
+	om, ok := other.(traits.Mapper)
+	if !ok {
+		return types.False
+	}
+	if o.Size() != om.Size() {
+		return types.False
+	}
+	for i := range o.members {
+		m := &o.members[i]
+		ov, found := om.Find(m.key)
+		if !found || types.Equal(m.val, ov) == types.False {
+			return types.False
+		}
+	}
+	return types.True
+}
+
+// Type implements ref.Val.
+func (o *jsonObject) Type() ref.Type { return types.MapType }
+
+// ConvertToType implements ref.Val.
+func (o *jsonObject) ConvertToType(t ref.Type) ref.Val {
+	switch t {
+	case types.MapType:
+		return o
+	case types.TypeType:
+		return types.MapType
+	}
+	return types.NewErr("type conversion error from '%s' to '%s'", types.MapType, t)
+}
+
+// Value implements ref.Val: the object as encoding/json decodes it.
+func (o *jsonObject) Value() any { return native(o) }
+
+// ConvertToNative implements ref.Val by converting the encoding/json value.
+func (o *jsonObject) ConvertToNative(t reflect.Type) (any, error) {
+	return types.DefaultTypeAdapter.NativeToValue(native(o)).ConvertToNative(t)
+}
+
+// String formats the object as cel-go formats the encoding/json value.
+func (o *jsonObject) String() string {
+	return types.DefaultTypeAdapter.NativeToValue(native(o)).(fmt.Stringer).String()
+}
+
+// objectIterator iterates over the keys of a jsonObject.
+type objectIterator struct {
+	noValue
+	o *jsonObject
+	i int
+}
+
+func (it *objectIterator) HasNext() ref.Val { return types.Bool(it.i < len(it.o.members)) }
+
+func (it *objectIterator) Next() ref.Val {
+	if it.i >= len(it.o.members) {
+		return nil
+	}
+	it.i++
+	return it.o.members[it.i-1].key
+}
+
+// noValue is the ref.Val part of an iterator, which CEL never sees as a value.
+type noValue struct{}
+
+func (noValue) ConvertToNative(reflect.Type) (any, error) {
+	return nil, errors.New("type conversion on iterators not supported")
+}
+func (noValue) ConvertToType(ref.Type) ref.Val { return types.NewErr("no such overload") }
+func (noValue) Equal(ref.Val) ref.Val          { return types.NewErr("no such overload") }
+func (noValue) Type() ref.Type                 { return types.IteratorType }
+func (noValue) Value() any                     { return nil }
+
+// jsonList is a JSON array as a CEL list.
+type jsonList struct {
+	elems []ref.Val
+}
+
+// Get implements traits.Indexer as cel-go's lists do.
+func (l *jsonList) Get(index ref.Val) ref.Val {
+	i, err := types.GetOrError(index)
+	if err != nil {
+		return types.ValOrErr(index, "%v", err)
+	}
+	if i < 0 || i >= len(l.elems) {
+		return types.NewErr("index '%d' out of range in list size '%d'", i, len(l.elems))
+	}
+	return l.elems[i]
+}
+
+// GetInt64Index is what cel-go's interpreter calls to index a list by a
+// constant.
+func (l *jsonList) GetInt64Index(i int64) (any, bool) {
+	if i < 0 || i >= int64(len(l.elems)) {
+		return nil, false
+	}
+	return l.elems[i], true
+}
+
+// Contains implements traits.Container.
+func (l *jsonList) Contains(v ref.Val) ref.Val {
+	for _, e := range l.elems {
+		if b, ok := v.Equal(e).(types.Bool); ok && b == types.True {
+			return types.True
+		}
+	}
+	return types.False
+}
+
+// Add implements traits.Adder by concatenating the encoding/json value.
+func (l *jsonList) Add(other ref.Val) ref.Val {
+	return l.celList().Add(other)
+}
+
+// Size implements traits.Sizer.
+func (l *jsonList) Size() ref.Val { return types.Int(len(l.elems)) }
+
+// IsZeroValue implements traits.Zeroer.
+func (l *jsonList) IsZeroValue() bool { return len(l.elems) == 0 }
+
+// Iterator implements traits.Iterable.
+func (l *jsonList) Iterator() traits.Iterator { return &listIterator{l: l} }
+
+// Fold implements traits.Foldable.
+func (l *jsonList) Fold(f traits.Folder) {
+	for i, e := range l.elems {
+		if !f.FoldEntry(i, e) {
+			return
+		}
+	}
+}
+
+// Equal implements ref.Val as cel-go's lists do.
+func (l *jsonList) Equal(other ref.Val) ref.Val {
+	ol, ok := other.(traits.Lister)
+	if !ok {
+		return types.False
+	}
+	if l.Size() != ol.Size() {
+		return types.False
+	}
+	for i, e := range l.elems {
+		if types.Equal(e, ol.Get(types.Int(i))) == types.False {
+			return types.False
+		}
+	}
+	return types.True
+}
+
+// Type implements ref.Val.
+func (l *jsonList) Type() ref.Type { return types.ListType }
+
+// ConvertToType implements ref.Val.
+func (l *jsonList) ConvertToType(t ref.Type) ref.Val {
+	switch t {
+	case types.ListType:
+		return l
+	case types.TypeType:
+		return types.ListType
+	}
+	return types.NewErr("type conversion error from '%s' to '%s'", types.ListType, t)
+}
+
+// Value implements ref.Val: the array as encoding/json decodes it.
+func (l *jsonList) Value() any { return native(l) }
+
+// ConvertToNative implements ref.Val by converting the encoding/json value.
+func (l *jsonList) ConvertToNative(t reflect.Type) (any, error) {
+	return l.celList().ConvertToNative(t)
+}
+
+// String formats the list as cel-go formats the encoding/json value.
+func (l *jsonList) String() string {
+	return l.celList().(fmt.Stringer).String()
+}
+
+// celList is cel-go's wrapper of the encoding/json value.
+func (l *jsonList) celList() traits.Lister {
+	return types.DefaultTypeAdapter.NativeToValue(native(l)).(traits.Lister)
+}
+
+// listIterator iterates over the elements of a jsonList.
+type listIterator struct {
+	noValue
+	l *jsonList
+	i int
+}
+
+func (it *listIterator) HasNext() ref.Val { return types.Bool(it.i < len(it.l.elems)) }
+
+func (it *listIterator) Next() ref.Val {
+	if it.i >= len(it.l.elems) {
+		return nil
+	}
+	it.i++
+	return it.l.elems[it.i-1]
+}
+
+// native returns v as encoding/json decodes JSON into an interface{}.
+func native(v ref.Val) any {
+	switch x := v.(type) {
+	case *jsonObject:
+		m := make(map[string]any, len(x.members))
+		for _, e := range x.members {
+			m[string(e.key)] = native(e.val)
+		}
+		return m
+	case *jsonList:
+		l := make([]any, len(x.elems))
+		for i, e := range x.elems {
+			l[i] = native(e)
+		}
+		return l
+	case types.String:
+		return string(x)
+	case types.Double:
+		return float64(x)
+	case types.Bool:
+		return bool(x)
+	}
+	return nil
+}
+
+// arena holds the objects, lists and string bytes decoded from one event, so
+// that they take a few allocations rather than one or more each (a string or
+// number is still boxed into its CEL value one by one). It only grows: the
+// values handed out point into it, and what they point at never changes (when a slice
+// outgrows its array, the values made earlier keep the old one). An arena is
+// never reused for another event: the strings it made may outlive the
+// evaluation, as the partition key does. decode gives it its first arrays.
+type arena struct {
+	text    []byte       // the bytes of decoded strings
+	members []member     // the members of finished objects
+	objs    []jsonObject // finished objects
+	elems   []ref.Val    // the elements of finished lists
+	lists   []jsonList   // finished lists
+	mstack  []member     // the members of the objects being decoded
+	estack  []ref.Val    // the elements of the lists being decoded
+}
+
+// str returns a copy of b.
+func (a *arena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	n := len(a.text)
+	a.text = append(a.text, b...)
+	return unsafe.String(&a.text[n], len(b))
+}
+
+// string returns s as a CEL value.
+func (a *arena) string(s string) ref.Val { return types.String(s) }
+
+// double returns f as a CEL value.
+func (a *arena) double(f float64) ref.Val { return types.Double(f) }
+
+// push adds the member key: v to the object being decoded whose members are
+// mstack[start:], and returns its index (nil while it is small). A key seen
+// before keeps its place and takes the new value, as encoding/json keeps the
+// last.
+func (a *arena) push(start int, key string, v ref.Val, index map[string]int) map[string]int {
+	ms := a.mstack[start:]
+	if index != nil {
+		if i, ok := index[key]; ok {
+			ms[i].val = v
+			return index
+		}
+		index[key] = len(ms)
+	} else {
+		for i := range ms {
+			if string(ms[i].key) == key {
+				ms[i].val = v
+				return nil
+			}
+		}
+		if len(ms) == indexMin {
+			index = make(map[string]int, 2*indexMin)
+			for i := range ms {
+				index[string(ms[i].key)] = i
+			}
+			index[key] = len(ms)
+		}
+	}
+	a.mstack = append(a.mstack, member{key: types.String(key), val: v})
+	return index
+}
+
+// object finishes the object whose members are mstack[start:].
+func (a *arena) object(start int, index map[string]int) *jsonObject {
+	n := len(a.mstack) - start
+	m := len(a.members)
+	a.members = append(a.members, a.mstack[start:]...)
+	a.mstack = a.mstack[:start]
+	a.objs = append(a.objs, jsonObject{members: a.members[m : m+n : m+n], index: index})
+	return &a.objs[len(a.objs)-1]
+}
+
+// list finishes the list whose elements are estack[start:].
+func (a *arena) list(start int) *jsonList {
+	n := len(a.estack) - start
+	m := len(a.elems)
+	a.elems = append(a.elems, a.estack[start:]...)
+	a.estack = a.estack[:start]
+	a.lists = append(a.lists, jsonList{elems: a.elems[m : m+n : m+n]})
+	return &a.lists[len(a.lists)-1]
+}
