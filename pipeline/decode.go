@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"cel.dev/cel-go/common/types"
@@ -62,6 +63,12 @@ const (
 // strictly as json.Valid and utf8.Valid together, matches the envelope keys,
 // keeps the byte span of detail, and builds the values the rules read.
 func decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
+	return new(decoding).decode(raw, p)
+}
+
+// decode is the function decode using st's memory, which must be zero. What it
+// returns points into st, except the strings, which are the arena's text.
+func (st *decoding) decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, nil, relay.Invalid("empty_body", "request body is empty; want an EventBridge event (JSON object)")
@@ -69,7 +76,6 @@ func decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
 	if raw[0] != '{' {
 		return nil, nil, syntaxError(raw)
 	}
-	st := &decoding{}
 	st.d = decoder{s: scanner{b: raw, arena: arena{
 		// Decoded strings take at most the size of raw.
 		text:    make([]byte, 0, min(len(raw), 512)),
@@ -142,6 +148,18 @@ type decoding struct {
 	members [16]member
 	mstack  [8]member
 	objs    [6]jsonObject
+}
+
+// decodings keeps the decodings of evaluated events for the next ones: nothing
+// an evaluation returns points into one (see Processor.evaluate), and a block
+// still in the cache is cheaper to clear than a new one is to allocate and,
+// later, to collect.
+var decodings = sync.Pool{New: func() any { return new(decoding) }}
+
+// release clears st and returns it to decodings.
+func (st *decoding) release() {
+	*st = decoding{}
+	decodings.Put(st)
 }
 
 // decoder holds what one pass over an envelope found.

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +173,72 @@ partition_key:
 			t.Fatalf("%s: outcome %+v, %v; want %s", tc.detail, out, err, tc.decision)
 		}
 		sameAsFullDecode(t, p, raw, out, err)
+	}
+}
+
+// TestOutcomeOutlivesDecoding checks that what Evaluate returns does not point
+// into the pooled memory it decoded the event in: the outcomes of earlier events
+// must not change while later events are evaluated. The partition key is a
+// decoded string (hash none), the rules fail on some events (rule errors), and
+// the enrichment fields copy decoded values.
+func TestOutcomeOutlivesDecoding(t *testing.T) {
+	p := newProcessor(t, `
+filter:
+  sources: ["genesys.cloud"]
+  rules:
+    - name: has_queue
+      require: 'detail.queue.name != "drop-me"'
+partition_key:
+  expr: 'detail.queue.name'
+  hash: none
+enrich:
+  fields:
+    queue: 'detail.queue'
+    names: 'detail.list.map(x, x + "!")'
+kinesis:
+  stream: s
+  region: us-east-1
+`)
+	type kept struct {
+		out             Outcome
+		id, key, reason string
+		data            string
+		ruleErr         string
+	}
+	var all []kept
+	for i := range 200 {
+		detail := fmt.Sprintf(`{"queue":{"name":"q-%03d-%s","id":%d},"list":["a%d","b%d"]}`, i, strings.Repeat("x", i%40), i, i, i)
+		if i%7 == 0 {
+			detail = fmt.Sprintf(`{"list":["c%d"]}`, i) // no queue: the rule errs
+		}
+		if i%11 == 0 {
+			detail = `{"queue":{"name":"drop-me"}}`
+		}
+		out, err := p.Evaluate(envelope(fmt.Sprintf("id-%03d", i), detail))
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		k := kept{out: out, id: strings.Clone(out.ID), key: strings.Clone(out.Record.PartitionKey),
+			reason: strings.Clone(out.Reason), data: string(out.Record.Data)}
+		if out.RuleErr != nil {
+			k.ruleErr = out.RuleErr.Error()
+		}
+		all = append(all, k)
+	}
+	for i, k := range all {
+		if k.out.ID != k.id || k.out.Record.PartitionKey != k.key || k.out.Reason != k.reason ||
+			string(k.out.Record.Data) != k.data {
+			t.Errorf("event %d changed after later events: id %q→%q key %q→%q reason %q→%q data %s→%s",
+				i, k.id, k.out.ID, k.key, k.out.Record.PartitionKey, k.reason, k.out.Reason, k.data, k.out.Record.Data)
+		}
+		if k.out.RuleErr != nil && k.out.RuleErr.Error() != k.ruleErr {
+			t.Errorf("event %d: rule error changed: %q → %q", i, k.ruleErr, k.out.RuleErr)
+		}
+	}
+	if k := all[1]; k.key != "q-001-x" || k.out.Decision != relay.Forward {
+		t.Errorf("event 1: key %q decision %v, want q-001-x forward", k.key, k.out.Decision)
+	}
+	if k := all[7]; k.out.RuleErr == nil {
+		t.Errorf("event 7 (no queue): no rule error")
 	}
 }
