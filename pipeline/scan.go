@@ -358,9 +358,9 @@ func (s *scanner) object(p *rules.Path, depth int) (*jsonObject, bool) {
 			name = s.strValue(lo, hi, esc)
 		case esc:
 			name = s.strValue(lo, hi, esc)
-			f = p.Fields[name]
+			f = p.Lookup([]byte(name))
 		default:
-			f = p.Fields[string(s.b[lo:hi])]
+			f = p.Lookup(s.b[lo:hi])
 			if f != nil {
 				name = f.Name
 			}
