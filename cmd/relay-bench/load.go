@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -120,10 +121,22 @@ type senderStats struct {
 	firstErr  string
 }
 
-// reqBody is a reusable request body.
-type reqBody struct{ bytes.Reader }
+// reqBody is a reusable request body. The reader must be one net/http knows
+// to be in memory (a *bytes.Reader, here behind io.NopCloser): for any other
+// type it writes the header block and the body in two writes, so every request
+// reaches the relay as two TCP segments, which no load generator or HTTP
+// client with a small in-memory body does, and the relay's kernel answers the
+// first with an ACK of its own.
+type reqBody struct {
+	r  bytes.Reader
+	rc io.ReadCloser
+}
 
-func (*reqBody) Close() error { return nil }
+func newReqBody() *reqBody {
+	b := new(reqBody)
+	b.rc = io.NopCloser(&b.r)
+	return b
+}
 
 var forwardedPrefix = []byte(`{"status":"forwarded"`)
 
@@ -138,7 +151,7 @@ func (s *senderStats) run(ctx context.Context, client *http.Client, raw *rawConn
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
-	body := new(reqBody)
+	body := newReqBody()
 	var answer bytes.Buffer
 	for i := first; ; i++ {
 		p := phase.Load()
@@ -179,8 +192,8 @@ func (s *senderStats) run(ctx context.Context, client *http.Client, raw *rawConn
 // post sends ev with net/http's client, reusing req and body, and reads the
 // answer into answer.
 func (s *senderStats) post(client *http.Client, req *http.Request, body *reqBody, ev []byte, answer *bytes.Buffer) (int, error) {
-	body.Reset(ev)
-	req.Body, req.ContentLength = body, int64(len(ev))
+	body.r.Reset(ev)
+	req.Body, req.ContentLength = body.rc, int64(len(ev))
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
