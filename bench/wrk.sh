@@ -1,7 +1,8 @@
 #!/bin/bash
 # wrk.sh TARGET [ROUNDS] — the relay, or a floor server, driven by wrk instead of
 # relay-bench's Go senders: a load generator in C, lighter than either of
-# relay-bench's clients, as the reference figures under Targets in bench/README.md were likely measured.
+# relay-bench's clients, as the reference figures under Targets in
+# bench/README.md were likely measured.
 # Prints requests per CPU-second of the server process (utime+stime from
 # /proc/<pid>/stat over wrk's measured run), and wrk's latency lines.
 #
