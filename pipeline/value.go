@@ -145,14 +145,17 @@ func (o *jsonObject) Equal(other ref.Val) ref.Val {
 func (o *jsonObject) Type() ref.Type { return types.MapType }
 
 // ConvertToType implements ref.Val.
-func (o *jsonObject) ConvertToType(t ref.Type) ref.Val {
+func (o *jsonObject) ConvertToType(t ref.Type) ref.Val { return convertType(o, types.MapType, t) }
+
+// convertType is ConvertToType for v of type self: only to itself and to type.
+func convertType(v ref.Val, self *types.Type, t ref.Type) ref.Val {
 	switch t {
-	case types.MapType:
-		return o
+	case self:
+		return v
 	case types.TypeType:
-		return types.MapType
+		return self
 	}
-	return types.NewErr("type conversion error from '%s' to '%s'", types.MapType, t)
+	return types.NewErr("type conversion error from '%s' to '%s'", self, t)
 }
 
 // Value implements ref.Val: the object as encoding/json decodes it.
@@ -276,15 +279,7 @@ func (l *jsonList) Equal(other ref.Val) ref.Val {
 func (l *jsonList) Type() ref.Type { return types.ListType }
 
 // ConvertToType implements ref.Val.
-func (l *jsonList) ConvertToType(t ref.Type) ref.Val {
-	switch t {
-	case types.ListType:
-		return l
-	case types.TypeType:
-		return types.ListType
-	}
-	return types.NewErr("type conversion error from '%s' to '%s'", types.ListType, t)
-}
+func (l *jsonList) ConvertToType(t ref.Type) ref.Val { return convertType(l, types.ListType, t) }
 
 // Value implements ref.Val: the array as encoding/json decodes it.
 func (l *jsonList) Value() any { return native(l) }
