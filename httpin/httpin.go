@@ -104,6 +104,7 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 		// The server reads what is left of the body after this answer (up to
 		// 256 KiB, more closes the connection), so the sender sees 429 and not a
 		// reset connection.
+		closeIfChunked(c)
 		c.Response.Header.Set("Retry-After", "1")
 		hd.fail(c, fasthttp.StatusTooManyRequests, "too many requests in flight; retry later")
 		return
@@ -125,6 +126,7 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 	*bp = body
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
+			closeIfChunked(c)
 			hd.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
 			return
 		}
@@ -180,6 +182,19 @@ func (hd *Handler) admit(c *fasthttp.RequestCtx) bool {
 }
 
 var errTooLarge = errors.New("body exceeds the limit")
+
+// closeIfChunked answers with Connection: close when the refused request's
+// body is chunked. After the answer the server reads what is left of a body,
+// up to 256 KiB, to keep the connection; a body of known length beyond that it
+// does not read, and it says so in the answer itself. A chunked body's length
+// is unknown until read, so the server finds out after the answer, and closes
+// the connection without having said so: a keep-alive client would send its
+// next request on it and see that request fail.
+func closeIfChunked(c *fasthttp.RequestCtx) {
+	if c.Request.Header.ContentLength() < 0 {
+		c.SetConnectionClose()
+	}
+}
 
 // readBody appends the request's body to dst, at most limit bytes. The server
 // streams bodies (only the first 8 KiB are read before the handler runs), so a

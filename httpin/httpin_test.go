@@ -110,6 +110,34 @@ func post(t *testing.T, url, body string) response {
 	return do(t, http.MethodPost, url, strings.NewReader(body), nil)
 }
 
+// rawPost posts body (in one chunk when chunked) on a connection of its own and
+// returns the answer as sent: unlike net/http's client, it reports Connection:
+// close only when the answer says so. The body is written while the answer is
+// read, and may be cut short by the server.
+func rawPost(t *testing.T, addr, body string, chunked bool) *http.Response {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	go func() {
+		if chunked {
+			_, _ = fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+			return
+		}
+		_, _ = fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
 func (r response) check(t *testing.T, status int, body string) {
 	t.Helper()
 	if r.status != status || r.body != body {
@@ -476,12 +504,20 @@ func TestBackpressure(t *testing.T) {
 			t.Fatal("blocked requests did not reach the handler")
 		}
 	}
-	// A large body is refused the same way (and read before the answer).
+	// A large body is refused the same way. A small one is read after the
+	// answer and the connection kept; one over 256 KiB is not read, so the
+	// answer says the connection closes.
 	for _, body := range []string{"fast", strings.Repeat(" ", 512<<10)} {
 		resp := post(t, srv.URL, body)
 		resp.check(t, 429, `{"error":"too many requests in flight; retry later"}`+"\n")
 		if ra := resp.header.Get("Retry-After"); ra != "1" {
 			t.Errorf("Retry-After %q, want 1", ra)
+		}
+		if raw := rawPost(t, srv.Listener.Addr().String(), body, false); raw.StatusCode != 429 || raw.Close != (len(body) > 256<<10) {
+			t.Errorf("body of %d bytes: %d, Connection: close %v; want 429, close %v", len(body), raw.StatusCode, raw.Close, len(body) > 256<<10)
+		}
+		if raw := rawPost(t, srv.Listener.Addr().String(), body, true); raw.StatusCode != 429 || !raw.Close {
+			t.Errorf("chunked body of %d bytes: %d, Connection: close %v; want 429, close", len(body), raw.StatusCode, raw.Close)
 		}
 	}
 	close(release)
@@ -493,8 +529,8 @@ func TestBackpressure(t *testing.T) {
 		}
 	}
 	post(t, srv.URL, "fast").check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
-	if got := counter(t, hd, "429"); got != 2 {
-		t.Errorf("requests_total{code=429} = %v, want 2", got)
+	if got := counter(t, hd, "429"); got != 6 {
+		t.Errorf("requests_total{code=429} = %v, want 6", got)
 	}
 }
 
@@ -592,4 +628,22 @@ func counter(t *testing.T, hd *Handler, code string) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestRefusedChunkedBodyCloses: a chunked body over the limit gets 413 with
+// Connection: close, since the server may not be able to read the rest of it
+// and then closes the connection; one of known length within what the server
+// reads after the answer keeps the connection.
+func TestRefusedChunkedBodyCloses(t *testing.T) {
+	opts := defaultOptions()
+	opts.MaxBodyBytes = 64
+	srv, _ := serve(t, &countingHandler{res: forwarded}, opts)
+	addr := srv.Listener.Addr().String()
+	body := strings.Repeat(" ", 1<<10)
+	if r := rawPost(t, addr, body, true); r.StatusCode != 413 || !r.Close {
+		t.Errorf("chunked body over the limit: %d, Connection: close %v; want 413, close", r.StatusCode, r.Close)
+	}
+	if r := rawPost(t, addr, body, false); r.StatusCode != 413 || r.Close {
+		t.Errorf("1 KiB body over the limit: %d, Connection: close %v; want 413 on a kept connection", r.StatusCode, r.Close)
+	}
 }
