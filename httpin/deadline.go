@@ -27,7 +27,7 @@ type deadlines struct {
 type sharedDeadline struct {
 	slot   int64 // the grain: first-byte time in Unix nanoseconds / deadlineGrain
 	ctx    context.Context
-	cancel context.CancelFunc // called by the context's timer at the deadline
+	cancel context.CancelFunc // never called: the context's own timer ends it at the deadline
 }
 
 // context returns a context that ends timeout after start, rounded down to the

@@ -303,7 +303,7 @@ func (s *scanner) value(depth int) (ref.Val, bool) {
 		if !ok {
 			return nil, false
 		}
-		return s.arena.string(s.strValue(lo, hi, esc)), true
+		return types.String(s.strValue(lo, hi, esc)), true
 	case 't':
 		return types.True, s.lit("true")
 	case 'f':
@@ -319,7 +319,7 @@ func (s *scanner) value(depth int) (ref.Val, bool) {
 		if err != nil {
 			s.numErr = true
 		}
-		return s.arena.double(f), true
+		return types.Double(f), true
 	}
 }
 

@@ -163,12 +163,17 @@ func (o *jsonObject) Value() any { return native(o) }
 
 // ConvertToNative implements ref.Val by converting the encoding/json value.
 func (o *jsonObject) ConvertToNative(t reflect.Type) (any, error) {
-	return types.DefaultTypeAdapter.NativeToValue(native(o)).ConvertToNative(t)
+	return o.celMap().ConvertToNative(t)
 }
 
 // String formats the object as cel-go formats the encoding/json value.
 func (o *jsonObject) String() string {
-	return types.DefaultTypeAdapter.NativeToValue(native(o)).(fmt.Stringer).String()
+	return o.celMap().(fmt.Stringer).String()
+}
+
+// celMap is cel-go's wrapper of the encoding/json value.
+func (o *jsonObject) celMap() ref.Val {
+	return types.DefaultTypeAdapter.NativeToValue(native(o))
 }
 
 // objectIterator iterates over the keys of a jsonObject.
@@ -367,12 +372,6 @@ func (a *arena) str(b []byte) string {
 	a.text = append(a.text, b...)
 	return unsafe.String(&a.text[n], len(b))
 }
-
-// string returns s as a CEL value.
-func (a *arena) string(s string) ref.Val { return types.String(s) }
-
-// double returns f as a CEL value.
-func (a *arena) double(f float64) ref.Val { return types.Double(f) }
 
 // push adds the member key: v to the object being decoded whose members are
 // mstack[start:], and returns its index (nil while it is small). A key seen

@@ -339,7 +339,7 @@ func TestArena(t *testing.T) {
 	var want []any
 	for i := range 1000 {
 		s := fmt.Sprintf("s%d", i)
-		vals = append(vals, a.string(a.str([]byte(s))), a.double(float64(i)))
+		vals = append(vals, types.String(a.str([]byte(s))), types.Double(float64(i)))
 		want = append(want, s, float64(i))
 	}
 	runtime.GC()
