@@ -70,11 +70,7 @@ func newSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
 // context ends.
 func newSQS(ctx context.Context, cfg *config.Config, h relay.Handler, reg prometheus.Registerer, log *slog.Logger) (func(context.Context) error, error) {
 	s := cfg.SQS
-	region := s.Region
-	if region == "" {
-		region = cfg.Kinesis.Region
-	}
-	client, err := sqsin.NewClient(ctx, region, s.Endpoint)
+	client, err := sqsin.NewClient(ctx, sqsin.Region(s.Region, s.QueueURL, cfg.Kinesis.Region), s.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: %w", err)
 	}
