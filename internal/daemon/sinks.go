@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +39,13 @@ func NewSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
 	}
 	var api kinesis.PutRecordsAPI = client
 	if k.Client != "sdk" {
-		if api, err = kinesis.NewDirect(client); err != nil {
+		d, err := kinesis.NewDirect(client)
+		switch {
+		case err == nil:
+			api = d
+		case errors.Is(err, kinesis.ErrDirectUnsupported):
+			log.Warn("kinesis: writing with the SDK client", "reason", err)
+		default:
 			return nil, err
 		}
 	}
