@@ -27,7 +27,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
-	"github.com/genesys-relay/genesys-relay/internal/iox"
 	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 )
 
@@ -323,8 +322,8 @@ func (d *Direct) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, op
 	d.noteSkew(resp, requestAt, time.Now())
 
 	rbuf := d.respBufs.Get().(*[]byte)
-	defer d.respBufs.Put(rbuf)
-	payload, readErr := readAll(resp, (*rbuf)[:0])
+	defer d.putAnswerBuf(rbuf)
+	payload, readErr := readAnswer(resp, (*rbuf)[:0])
 	*rbuf = payload
 	resp.Body.Close()
 
@@ -363,14 +362,6 @@ func (d *Direct) noteSkew(resp *http.Response, requestAt, responseAt time.Time) 
 		return
 	}
 	d.skew.Store(int64(t.Sub(responseAt)))
-}
-
-// readAll reads the answer's body into buf, sized from Content-Length.
-func readAll(resp *http.Response, buf []byte) ([]byte, error) {
-	if n := resp.ContentLength; n > 0 && n < 1<<30 && int64(cap(buf)) < n+1 {
-		buf = make([]byte, 0, n+1) // +1: the read that sees io.EOF needs room
-	}
-	return iox.AppendAll(buf, resp.Body)
 }
 
 func operationError(err error) error {
