@@ -18,7 +18,17 @@ type RecordError struct {
 	Message string
 }
 
-func (e *RecordError) Error() string { return e.Code + ": " + e.Message }
+func (e *RecordError) Error() string {
+	if e.Code == "" {
+		return e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+// errNoResult is the cause of a record whose result entry has neither a
+// sequence number nor an error code: Kinesis did not say it stored the record,
+// so it is sent again.
+var errNoResult = &RecordError{Message: "no sequence number and no error code in the PutRecords answer"}
 
 // sender runs PutRecords calls for the batches the batcher hands it.
 func (w *Writer) sender() {
@@ -89,16 +99,22 @@ func (w *Writer) callDone(b *batch, out *kinesis.PutRecordsOutput, now time.Time
 	failed := 0
 	var firstErr *RecordError
 	for i := range out.Records {
-		r := &out.Records[i] // SequenceNumber and ShardId are nil on failed entries: not read here
+		r := &out.Records[i]
 		items := b.items[b.spans[i].lo:b.spans[i].hi]
-		if r.ErrorCode == nil || *r.ErrorCode == "" {
+		code := aws.ToString(r.ErrorCode)
+		// Only a sequence number says the record is in the stream; an entry
+		// with neither one nor an error code is a failure to retry.
+		if code == "" && aws.ToString(r.SequenceNumber) != "" {
 			for _, it := range items {
 				w.answer(it, nil)
 			}
 			continue
 		}
 		failed++
-		cause := &RecordError{Code: *r.ErrorCode, Message: aws.ToString(r.ErrorMessage)}
+		cause := errNoResult
+		if code != "" {
+			cause = &RecordError{Code: code, Message: aws.ToString(r.ErrorMessage)}
+		}
 		if firstErr == nil {
 			firstErr = cause
 		}

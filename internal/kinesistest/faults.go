@@ -21,6 +21,11 @@ type Faults struct {
 	// individually with ErrorCode InternalFailure. For PutRecord, it is the
 	// share of calls answered 500 InternalFailure.
 	RecordInternalFailureRate float64
+	// RecordNoResultRate is the share of records that are not stored and
+	// whose entry in a 200 PutRecords answer is {}: neither a sequence number
+	// nor an error code, though FailedRecordCount counts them. For PutRecord,
+	// it is the share of calls answered 200 without a sequence number.
+	RecordNoResultRate float64
 
 	// InternalFailureRate is the share of write calls answered with status
 	// 500 and error code InternalFailure; nothing of the call is stored.
@@ -63,6 +68,7 @@ const (
 	recordOK uint8 = iota
 	recordThrottled
 	recordInternalFailure
+	recordNoResult
 )
 
 // decision is the outcome of the fault draw for one call.
@@ -107,13 +113,15 @@ func (s *Server) decide(f *Faults, write bool, recs []entry) decision {
 	if f.DropResponseRate > 0 && r.Float64() < f.DropResponseRate {
 		d.drop = true
 	}
-	if f.RecordThrottleRate > 0 || f.RecordInternalFailureRate > 0 {
+	if f.RecordThrottleRate > 0 || f.RecordInternalFailureRate > 0 || f.RecordNoResultRate > 0 {
 		for i := range recs {
 			switch u := r.Float64(); {
 			case u < f.RecordThrottleRate:
 				recs[i].fault = recordThrottled
 			case u < f.RecordThrottleRate+f.RecordInternalFailureRate:
 				recs[i].fault = recordInternalFailure
+			case u < f.RecordThrottleRate+f.RecordInternalFailureRate+f.RecordNoResultRate:
+				recs[i].fault = recordNoResult
 			}
 		}
 	}

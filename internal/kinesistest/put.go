@@ -56,6 +56,12 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 		writeError(w, d.status, d.code, faultMessage(d.code, st, st.shardIDs[0], s.opts.AccountID))
 		return
 	}
+	if single && req.records[0].fault == recordNoResult {
+		s.failedRecords.Add(1)
+		writeJSON(w, []byte(`{"EncryptionType":"NONE"}`))
+		answered = true
+		return
+	}
 	if single && req.records[0].fault != recordOK {
 		e := &req.records[0]
 		if e.fault == recordThrottled {
@@ -208,6 +214,8 @@ func (s *Server) appendPutRecordsResult(out *bytes.Buffer, st *stream, recs []en
 			b = append(b, `{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"`...)
 			b = append(b, faultMessage("ProvisionedThroughputExceededException", st, st.shardIDs[e.shard], s.opts.AccountID)...)
 			b = append(b, `"}`...)
+		case recordNoResult:
+			b = append(b, `{}`...)
 		default:
 			b = append(b, `{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service failure."}`...)
 		}
