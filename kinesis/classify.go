@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -110,6 +111,10 @@ func classify(err error) class {
 	case errors.Is(err, context.DeadlineExceeded):
 		return classRetry // the call timed out; Kinesis may simply be slow
 	}
+	if _, skewed := clockSkew(err); skewed {
+		// Both clients sign the next call at the clock of this answer.
+		return classRetry
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		if c, ok := codes[ae.ErrorCode()]; ok {
@@ -129,6 +134,48 @@ func classify(err error) class {
 		}
 	}
 	return classRetry // 5xx, network errors, and anything unknown
+}
+
+// clockSkewCodes are the codes AWS refuses a request with when its signing
+// time is too far from AWS's clock (the SDK's list, and RequestExpired).
+var clockSkewCodes = map[string]bool{
+	"InvalidSignatureException": true,
+	"SignatureDoesNotMatch":     true,
+	"AuthFailure":               true,
+	"RequestTimeTooSkewed":      true,
+	"RequestExpired":            true,
+	"AccessDeniedException":     true,
+}
+
+// skewThreshold is the clock difference beyond which a refusal with one of
+// clockSkewCodes is taken for clock skew (the SDK's threshold; AWS allows 5
+// minutes).
+const skewThreshold = 4 * time.Minute
+
+// clockSkew reports whether err is a refusal that clock skew explains: a code
+// of clockSkewCodes in an answer whose Date is more than skewThreshold from
+// the time the request was signed at (X-Amz-Date). skew is the answer's time
+// minus the signing time. Both clients correct their clock from such an
+// answer, so the next request is signed right.
+func clockSkew(err error) (skew time.Duration, ok bool) {
+	if err == nil || !clockSkewCodes[errorCode(err)] {
+		return 0, false
+	}
+	var re interface{ HTTPResponse() *smithyhttp.Response }
+	if !errors.As(err, &re) || re.HTTPResponse() == nil || re.HTTPResponse().Response == nil {
+		return 0, false
+	}
+	resp := re.HTTPResponse().Response
+	date, derr := smithyhttp.ParseTime(resp.Header.Get("Date"))
+	if derr != nil || resp.Request == nil {
+		return 0, false
+	}
+	signed, serr := time.Parse("20060102T150405Z", resp.Request.Header.Get("X-Amz-Date"))
+	if serr != nil {
+		return 0, false
+	}
+	skew = date.Sub(signed)
+	return skew, skew > skewThreshold || skew < -skewThreshold
 }
 
 // isCredentials reports a failure to obtain AWS credentials. The SDK gives these

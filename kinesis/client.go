@@ -101,6 +101,20 @@ func CheckStream(ctx context.Context, api DescribeStreamSummaryAPI, stream strin
 		}
 	}
 	out, err := api.DescribeStreamSummary(ctx, in)
+	if _, skewed := clockSkew(err); skewed {
+		// The client took the time of Kinesis's clock from the answer (the SDK's
+		// clock-skew correction, which otherwise comes with retries, off here):
+		// once more, signed at that time.
+		out, err = api.DescribeStreamSummary(ctx, in)
+		if skew, skewed := clockSkew(err); skewed {
+			how := "behind"
+			if skew < 0 {
+				how, skew = "ahead of", -skew
+			}
+			return fmt.Errorf("kinesis: clock skew: this host's clock is %v %s Kinesis's, more than the 5 minutes AWS allows; set it right (NTP): %w",
+				skew.Round(time.Second), how, err)
+		}
+	}
 	if err != nil {
 		switch {
 		case errorCode(err) == "ResourceNotFoundException":
