@@ -19,7 +19,8 @@ import (
 
 // rawAnswerServer answers every HTTP request on its connections with the
 // bytes of answer (a status line, headers and a body, written as they are),
-// then closes the connection. It returns its URL.
+// then closes the connection (the answers say Connection: close). It returns
+// its URL.
 func rawAnswerServer(t *testing.T, answer func(w *bufio.Writer)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -84,13 +85,13 @@ func TestDirectAnswerSizeBounded(t *testing.T) {
 		answer func(w *bufio.Writer)
 	}{
 		{"900 MB claimed", func(w *bufio.Writer) {
-			fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s", 900<<20, small)
+			fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", 900<<20, small)
 		}},
 		{"900 MB claimed by an error answer", func(w *bufio.Writer) {
-			fmt.Fprintf(w, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n{}", 900<<20)
+			fmt.Fprintf(w, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/x-amz-json-1.1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n{}", 900<<20)
 		}},
 		{"2 MiB chunked", func(w *bufio.Writer) {
-			io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+			io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n")
 			chunk := strings.Repeat(" ", 64<<10)
 			for range 32 {
 				fmt.Fprintf(w, "%x\r\n%s\r\n", len(chunk), chunk)
@@ -134,7 +135,7 @@ func TestDirectLargestAnswer(t *testing.T) {
 		t.Fatalf("test answer of %d bytes exceeds the bound", len(body))
 	}
 	_, d := bothClients(t, rawAnswerServer(t, func(w *bufio.Writer) {
-		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		fmt.Fprintf(w, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	}))
 	in := oneRecord()
 	for range 499 {
