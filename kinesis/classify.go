@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/genesys-relay/genesys-relay"
 )
 
 // class is what the writer does about a failure. Every decision about which
@@ -228,6 +230,56 @@ func explain(err error, stream string) string {
 		return "no valid AWS credentials (checked env, shared files, container and instance roles)"
 	}
 	return fmt.Sprintf("kinesis stream %q unavailable", stream)
+}
+
+// refusal is the error records are answered with when Kinesis refused them
+// for a reason of classUnavailable: a *relay.RefusedError (so an ErrUnavailable)
+// whose Reason names the failure for the sender, e.g. "Kinesis refused the
+// write: AccessDeniedException (the relay's AWS role may not write to the
+// stream)", and whose cause says more for the logs. code is the error code,
+// of the call or of the record ("" when there is none); err the cause.
+func refusal(err error, code, stream string) error {
+	reason := "Kinesis refused the write"
+	switch {
+	case code != "":
+		reason += ": " + code
+	case isCredentials(err):
+		reason = "no valid AWS credentials to write to Kinesis"
+	default:
+		var hs interface{ HTTPStatusCode() int }
+		if errors.As(err, &hs) {
+			reason += ": HTTP " + strconv.Itoa(hs.HTTPStatusCode())
+		}
+	}
+	if hint := publicHint(code); hint != "" {
+		reason += " (" + hint + ")"
+	}
+	return &relay.RefusedError{Reason: reason, Err: fmt.Errorf("kinesis: %s: %w", explain(err, stream), err)}
+}
+
+// publicHint says in a few words, fit for a sender's answer, what an error
+// code of classUnavailable means; "" when there is nothing to add.
+func publicHint(code string) string {
+	switch {
+	case code == "ResourceNotFoundException":
+		return "the stream does not exist in the relay's region"
+	case code == "AccessDeniedException" || code == "AccessDenied" || code == "NotAuthorized":
+		return "the relay's AWS role may not write to the stream"
+	case strings.HasPrefix(code, "KMS"):
+		return explainCode(code)
+	case expiredCredentials(code):
+		return "the relay's AWS credentials expired"
+	case code != "" && codes[code] == classUnavailable:
+		return "the relay's AWS credentials are not valid"
+	}
+	return ""
+}
+
+// expiredCredentials reports an error code that says the credentials (a
+// session token) expired: the credentials cache must fetch new ones rather
+// than serve the expired ones until the expiry time it believes.
+func expiredCredentials(code string) bool {
+	return code == "ExpiredTokenException" || code == "ExpiredToken"
 }
 
 // explainCode describes a per-record error code an operator has to act on.

@@ -120,7 +120,7 @@ func (w *Writer) callDone(b *batch, out *kinesis.PutRecordsOutput, now time.Time
 		}
 		switch classifyCode(cause.Code) {
 		case classUnavailable:
-			err := fmt.Errorf("kinesis: stream %q refused the record (%s): %w: %w", w.opts.Stream, explainCode(cause.Code), cause, relay.ErrUnavailable)
+			err := refusal(cause, cause.Code, w.opts.Stream)
 			for _, it := range items {
 				w.answer(it, err)
 			}
@@ -156,7 +156,11 @@ func (w *Writer) callFailed(b *batch, err error, now time.Time) int {
 	cls := classify(err)
 	switch cls {
 	case classUnavailable:
-		e := fmt.Errorf("kinesis: %s: %w: %w", explain(err, w.opts.Stream), relay.ErrUnavailable, err)
+		code := errorCode(err)
+		if expiredCredentials(code) {
+			invalidateCredentials(w.api)
+		}
+		e := refusal(err, code, w.opts.Stream)
 		for _, it := range b.items {
 			w.answer(it, e)
 		}

@@ -36,6 +36,13 @@ type Faults struct {
 	// ThrottleRate is the share of write calls answered with status 400 and
 	// ProvisionedThroughputExceededException; nothing is stored.
 	ThrottleRate float64
+	// Refuse, when set, is the error code every write call is refused with
+	// (status 400, nothing stored), with the message Kinesis sends for it:
+	// AccessDeniedException, ExpiredTokenException, UnrecognizedClientException,
+	// KMSAccessDeniedException, KMSDisabledException, KMSNotFoundException and
+	// others. It is what an operator's mistake looks like, not a transient
+	// fault.
+	Refuse string
 	// DropResponseRate is the share of write calls whose records are stored
 	// but whose connection is then closed without a response: the client
 	// sees a transport error although the write happened, and a retry
@@ -100,7 +107,10 @@ func (s *Server) decide(f *Faults, write bool, recs []entry) decision {
 	if !write {
 		return d
 	}
-	if sum := f.InternalFailureRate + f.ServiceUnavailableRate + f.ThrottleRate; sum > 0 {
+	if f.Refuse != "" {
+		d.status, d.code = http.StatusBadRequest, f.Refuse
+	}
+	if sum := f.InternalFailureRate + f.ServiceUnavailableRate + f.ThrottleRate; sum > 0 && d.status == 0 {
 		switch u := r.Float64(); {
 		case u < f.InternalFailureRate:
 			d.status, d.code = http.StatusInternalServerError, "InternalFailure"

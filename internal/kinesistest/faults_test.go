@@ -349,3 +349,21 @@ func TestRecordsWithoutResult(t *testing.T) {
 		t.Errorf("PutRecord without a result stored its record")
 	}
 }
+
+// TestRefuse: Faults.Refuse refuses every write with the code and Kinesis's
+// message for it, and stores nothing; reads still work.
+func TestRefuse(t *testing.T) {
+	for _, code := range []string{"AccessDeniedException", "ExpiredTokenException", "KMSAccessDeniedException"} {
+		t.Run(code, func(t *testing.T) {
+			s, c := start(t, Options{Faults: Faults{Refuse: code}})
+			_, err := putRecords(c, entries("r", 3))
+			apiError(t, err, code, 400)
+			if s.Stored() != 0 || s.FailedCalls() != 1 {
+				t.Errorf("stored %d, failed calls %d", s.Stored(), s.FailedCalls())
+			}
+			if _, err := c.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(DefaultStream)}); err != nil {
+				t.Errorf("DescribeStreamSummary: %v", err)
+			}
+		})
+	}
+}
