@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
 
 	"github.com/genesys-relay/genesys-relay"
 )
@@ -24,6 +25,12 @@ func (e *RecordError) Error() string {
 	}
 	return e.Code + ": " + e.Message
 }
+
+// ErrorCode, ErrorMessage and ErrorFault make a RecordError a smithy.APIError,
+// so that a record's refusal is explained like a call's.
+func (e *RecordError) ErrorCode() string             { return e.Code }
+func (e *RecordError) ErrorMessage() string          { return e.Message }
+func (e *RecordError) ErrorFault() smithy.ErrorFault { return smithy.FaultUnknown }
 
 // errNoResult is the cause of a record whose result entry has neither a
 // sequence number nor an error code: Kinesis did not say it stored the record,
