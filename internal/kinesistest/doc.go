@@ -19,8 +19,8 @@
 // with Kinesis's messages), and can run its clock off the host's
 // ([Options].ClockOffset), refusing requests signed more than 5 minutes from
 // it as Kinesis does. It records what it stored so a test can check that
-// every event arrived,
-// how many calls it took, and how many records were written twice.
+// every event arrived, how many calls it took, and how many records were
+// written twice.
 //
 // With [Options.Discard] it keeps counters only and does no per-record
 // allocation, so it can serve as a fast endpoint for throughput benchmarks
