@@ -138,3 +138,30 @@ func RejectReason(err error) string {
 	}
 	return ""
 }
+
+// RefusedError is an ErrUnavailable a sink gives when it refused a record for a
+// reason an operator has to fix (permissions, a missing stream, expired or invalid
+// credentials, a KMS key), not for lack of time. The input keeps the event and sends
+// it again later, as for any ErrUnavailable.
+//
+// Reason says what failed in words fit for the sender's answer: an error code and a
+// short explanation, never a credential and no text of the remote service's message
+// (which names roles, accounts and keys). Err is the whole cause, for logs.
+type RefusedError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RefusedError) Error() string { return e.Reason + ": " + e.Err.Error() }
+
+// Unwrap makes errors.Is(err, ErrUnavailable) true, and reaches the cause.
+func (e *RefusedError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
+
+// RefusalReason returns the Reason of a RefusedError in err's chain, or "".
+func RefusalReason(err error) string {
+	var re *RefusedError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return ""
+}

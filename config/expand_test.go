@@ -162,13 +162,13 @@ kinesis:
 		{"log_level", got.LogLevel, "debug"},
 		{"kinesis.stream", got.Kinesis.Stream, "env-stream"},
 		{"kinesis.endpoint", got.Kinesis.Endpoint, "http://env-kinesis"},
-		{"kinesis.region", got.Kinesis.Region, "ap-southeast-2"},
-		{"sqs.region", got.SQS.Region, "ap-southeast-2"},
+		{"kinesis.region", got.Kinesis.Region, "us-east-1"}, // AWS_REGION only fills an empty region
+		{"sqs.region", got.SQS.Region, "us-east-1"},
 		{"sqs.queue_url", got.SQS.QueueURL, "https://sqs.ap-southeast-2.amazonaws.com/1/env-queue"},
 		{"sqs.endpoint", got.SQS.Endpoint, "http://env-sqs"},
 	} {
 		if c.got != c.want {
-			t.Errorf("%s = %q, want %q (the environment wins)", c.name, c.got, c.want)
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
 
@@ -191,5 +191,30 @@ kinesis:
 	_, err := Parse(nil, lookupMap(map[string]string{"RELAY_LISTEN": "nonsense"}))
 	if err == nil || err.Error() != `invalid configuration: listen: want host:port, got "nonsense"` {
 		t.Errorf("bad RELAY_LISTEN: %v", err)
+	}
+}
+
+// TestRegionPrecedence: an explicit region in the file wins over AWS_REGION
+// (which AWS Lambda always sets to the function's region); the environment
+// only fills a region the file leaves empty.
+func TestRegionPrecedence(t *testing.T) {
+	lambda := map[string]string{"AWS_REGION": "us-east-1"}
+	for _, tc := range []struct {
+		name, doc          string
+		env                map[string]string
+		kinesis, sqsRegion string
+	}{
+		{"file wins", "kinesis: {region: eu-west-1}\nsqs: {queue_url: q, region: ap-south-1}\n", lambda, "eu-west-1", "ap-south-1"},
+		{"environment fills an empty kinesis.region", "kinesis: {stream: s}\n", lambda, "us-east-1", ""},
+		{"empty file region filled", "kinesis: {region: \"\"}\n", lambda, "us-east-1", ""},
+		{"empty AWS_REGION fills nothing", "kinesis: {stream: s}\n", map[string]string{"AWS_REGION": ""}, "", ""},
+		{"no environment", "kinesis: {region: eu-west-1}\n", nil, "eu-west-1", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mustParse(t, tc.doc, tc.env)
+			if got.Kinesis.Region != tc.kinesis || got.SQS.Region != tc.sqsRegion {
+				t.Errorf("kinesis.region %q sqs.region %q, want %q %q", got.Kinesis.Region, got.SQS.Region, tc.kinesis, tc.sqsRegion)
+			}
+		})
 	}
 }

@@ -52,11 +52,21 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	return &cfg, nil
 }
 
-// applyEnv applies the deployment overrides; they win over the file.
+// applyEnv applies the deployment overrides; they win over the file. AWS_REGION
+// is not an override but a default: it fills kinesis.region only when the file
+// leaves it empty, because AWS Lambda always sets it (to the function's region)
+// and a stream in another region must stay reachable from there. sqs.region is
+// left alone: an empty one is taken from the queue URL, else from the Kinesis
+// region (see sqsin.Region).
 func applyEnv(c *Config, lookup func(string) (string, bool)) {
 	set := func(name string, dst *string) {
 		if v, ok := lookup(name); ok && v != "" {
 			*dst = v
+		}
+	}
+	fill := func(name string, dst *string) {
+		if *dst == "" {
+			set(name, dst)
 		}
 	}
 	set("RELAY_LISTEN", &c.Listen)
@@ -65,8 +75,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) {
 	set("RELAY_LOG_LEVEL", &c.LogLevel)
 	set("KINESIS_STREAM_NAME", &c.Kinesis.Stream)
 	set("KINESIS_ENDPOINT", &c.Kinesis.Endpoint)
-	set("AWS_REGION", &c.Kinesis.Region)
-	set("AWS_REGION", &c.SQS.Region)
+	fill("AWS_REGION", &c.Kinesis.Region)
 	set("SQS_QUEUE_URL", &c.SQS.QueueURL)
 	set("SQS_ENDPOINT", &c.SQS.Endpoint)
 }

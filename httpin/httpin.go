@@ -230,7 +230,11 @@ func (hd *Handler) failEvent(c *fasthttp.RequestCtx, err error) {
 		// cause once a second and the metrics count each answer.
 		hd.log.Debug("event not accepted by the sink in time", "err", err)
 		c.Response.Header.Set("Retry-After", "1")
-		hd.fail(c, fasthttp.StatusServiceUnavailable, "not written to Kinesis in time; retry later")
+		msg := "not written to Kinesis in time; retry later"
+		if reason := relay.RefusalReason(err); reason != "" {
+			msg = reason + "; retry later" // a refusal an operator must fix, not slowness
+		}
+		hd.fail(c, fasthttp.StatusServiceUnavailable, msg)
 	}
 }
 

@@ -265,6 +265,8 @@ func TestHandleErrorStatus(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, 503, `{"error":"not written to Kinesis in time; retry later"}` + "\n", "1"},
 		{"canceled", context.Canceled, 503, `{"error":"not written to Kinesis in time; retry later"}` + "\n", "1"},
 		{"unknown", errors.New("boom"), 503, `{"error":"not written to Kinesis in time; retry later"}` + "\n", "1"},
+		{"refused", fmt.Errorf("put: %w", &relay.RefusedError{Reason: "Kinesis refused the write: AccessDeniedException", Err: errors.New("secret details")}), 503,
+			`{"error":"Kinesis refused the write: AccessDeniedException; retry later"}` + "\n", "1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := serve(t, &countingHandler{err: tc.err}, defaultOptions())

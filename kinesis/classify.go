@@ -10,9 +10,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/genesys-relay/genesys-relay"
 )
 
 // class is what the writer does about a failure. Every decision about which
@@ -110,6 +113,10 @@ func classify(err error) class {
 	case errors.Is(err, context.DeadlineExceeded):
 		return classRetry // the call timed out; Kinesis may simply be slow
 	}
+	if _, skewed := clockSkew(err); skewed {
+		// Both clients sign the next call at the clock of this answer.
+		return classRetry
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		if c, ok := codes[ae.ErrorCode()]; ok {
@@ -129,6 +136,48 @@ func classify(err error) class {
 		}
 	}
 	return classRetry // 5xx, network errors, and anything unknown
+}
+
+// clockSkewCodes are the codes AWS refuses a request with when its signing
+// time is too far from AWS's clock (the SDK's list, and RequestExpired).
+var clockSkewCodes = map[string]bool{
+	"InvalidSignatureException": true,
+	"SignatureDoesNotMatch":     true,
+	"AuthFailure":               true,
+	"RequestTimeTooSkewed":      true,
+	"RequestExpired":            true,
+	"AccessDeniedException":     true,
+}
+
+// skewThreshold is the clock difference beyond which a refusal with one of
+// clockSkewCodes is taken for clock skew (the SDK's threshold; AWS allows 5
+// minutes).
+const skewThreshold = 4 * time.Minute
+
+// clockSkew reports whether err is a refusal that clock skew explains: a code
+// of clockSkewCodes in an answer whose Date is more than skewThreshold from
+// the time the request was signed at (X-Amz-Date). skew is the answer's time
+// minus the signing time. Both clients correct their clock from such an
+// answer, so the next request is signed right.
+func clockSkew(err error) (skew time.Duration, ok bool) {
+	if err == nil || !clockSkewCodes[errorCode(err)] {
+		return 0, false
+	}
+	var re interface{ HTTPResponse() *smithyhttp.Response }
+	if !errors.As(err, &re) || re.HTTPResponse() == nil || re.HTTPResponse().Response == nil {
+		return 0, false
+	}
+	resp := re.HTTPResponse().Response
+	date, derr := smithyhttp.ParseTime(resp.Header.Get("Date"))
+	if derr != nil || resp.Request == nil {
+		return 0, false
+	}
+	signed, serr := time.Parse("20060102T150405Z", resp.Request.Header.Get("X-Amz-Date"))
+	if serr != nil {
+		return 0, false
+	}
+	skew = date.Sub(signed)
+	return skew, skew > skewThreshold || skew < -skewThreshold
 }
 
 // isCredentials reports a failure to obtain AWS credentials. The SDK gives these
@@ -181,6 +230,56 @@ func explain(err error, stream string) string {
 		return "no valid AWS credentials (checked env, shared files, container and instance roles)"
 	}
 	return fmt.Sprintf("kinesis stream %q unavailable", stream)
+}
+
+// refusal is the error records are answered with when Kinesis refused them
+// for a reason of classUnavailable: a *relay.RefusedError (so an ErrUnavailable)
+// whose Reason names the failure for the sender, e.g. "Kinesis refused the
+// write: AccessDeniedException (the relay's AWS role may not write to the
+// stream)", and whose cause says more for the logs. code is the error code,
+// of the call or of the record ("" when there is none); err the cause.
+func refusal(err error, code, stream string) error {
+	reason := "Kinesis refused the write"
+	switch {
+	case code != "":
+		reason += ": " + code
+	case isCredentials(err):
+		reason = "no valid AWS credentials to write to Kinesis"
+	default:
+		var hs interface{ HTTPStatusCode() int }
+		if errors.As(err, &hs) {
+			reason += ": HTTP " + strconv.Itoa(hs.HTTPStatusCode())
+		}
+	}
+	if hint := publicHint(code); hint != "" {
+		reason += " (" + hint + ")"
+	}
+	return &relay.RefusedError{Reason: reason, Err: fmt.Errorf("kinesis: %s: %w", explain(err, stream), err)}
+}
+
+// publicHint says in a few words, fit for a sender's answer, what an error
+// code of classUnavailable means; "" when there is nothing to add.
+func publicHint(code string) string {
+	switch {
+	case code == "ResourceNotFoundException":
+		return "the stream does not exist in the relay's region"
+	case code == "AccessDeniedException" || code == "AccessDenied" || code == "NotAuthorized":
+		return "the relay's AWS role may not write to the stream"
+	case strings.HasPrefix(code, "KMS"):
+		return explainCode(code)
+	case expiredCredentials(code):
+		return "the relay's AWS credentials expired"
+	case code != "" && codes[code] == classUnavailable:
+		return "the relay's AWS credentials are not valid"
+	}
+	return ""
+}
+
+// expiredCredentials reports an error code that says the credentials (a
+// session token) expired: the credentials cache must fetch new ones rather
+// than serve the expired ones until the expiry time it believes.
+func expiredCredentials(code string) bool {
+	return code == "ExpiredTokenException" || code == "ExpiredToken"
 }
 
 // explainCode describes a per-record error code an operator has to act on.

@@ -90,17 +90,30 @@ func CheckStream(ctx context.Context, api DescribeStreamSummaryAPI, stream strin
 	} else {
 		in.StreamName = aws.String(stream)
 	}
-	region, endpoint := "(unknown)", "the default Kinesis endpoint"
+	region, endpoint := "(unknown)", "of the region"
 	if c, ok := api.(interface{ Options() kinesis.Options }); ok {
 		o := c.Options()
 		region = o.Region
+		endpoint = "of region " + o.Region
 		if o.BaseEndpoint != nil {
 			endpoint = *o.BaseEndpoint
-		} else {
-			endpoint = "kinesis." + o.Region + ".amazonaws.com"
 		}
 	}
 	out, err := api.DescribeStreamSummary(ctx, in)
+	if _, skewed := clockSkew(err); skewed {
+		// The client took the time of Kinesis's clock from the answer (the SDK's
+		// clock-skew correction, which otherwise comes with retries, off here):
+		// once more, signed at that time.
+		out, err = api.DescribeStreamSummary(ctx, in)
+		if skew, skewed := clockSkew(err); skewed {
+			how := "behind"
+			if skew < 0 {
+				how, skew = "ahead of", -skew
+			}
+			return fmt.Errorf("kinesis: clock skew: this host's clock is %v %s Kinesis's, more than the 5 minutes AWS allows; set it right (NTP): %w",
+				skew.Round(time.Second), how, err)
+		}
+	}
 	if err != nil {
 		switch {
 		case errorCode(err) == "ResourceNotFoundException":
@@ -108,6 +121,9 @@ func CheckStream(ctx context.Context, api DescribeStreamSummaryAPI, stream strin
 		case classify(err) == classUnavailable:
 			return fmt.Errorf("%s (region %s): %w", explain(err, stream), region, err)
 		case isNetwork(err) && !errors.Is(err, context.Canceled):
+			if tried := triedEndpoint(err); tried != "" {
+				endpoint = tried
+			}
 			return fmt.Errorf("kinesis endpoint %s unreachable: %w", endpoint, err)
 		}
 		return fmt.Errorf("kinesis: describe stream %q in region %s: %w", stream, region, err)
@@ -121,4 +137,37 @@ func CheckStream(ctx context.Context, api DescribeStreamSummaryAPI, stream strin
 	default:
 		return fmt.Errorf("kinesis stream %q in region %s is %s, not ACTIVE", stream, region, s)
 	}
+}
+
+// invalidateCredentials makes the credentials cache of api (the SDK client's,
+// which a Direct built from it shares) fetch new credentials for the next
+// call. Kinesis said the current ones expired; the cache would otherwise keep
+// serving them until the expiry time it was given, which a clock or a
+// credential source may have got wrong.
+func invalidateCredentials(api PutRecordsAPI) {
+	var p aws.CredentialsProvider
+	switch c := api.(type) {
+	case *Direct:
+		p = c.creds
+	case interface{ Options() kinesis.Options }:
+		p = c.Options().Credentials
+	}
+	if cc, ok := p.(*aws.CredentialsCache); ok {
+		cc.Invalidate()
+	}
+}
+
+// triedEndpoint returns the scheme and host a failed request was sent to, as
+// the SDK resolved them (FIPS and dual-stack hosts, account-specific hosts for
+// stream ARNs, AWS_ENDPOINT_URL_KINESIS), or "" when err does not say.
+func triedEndpoint(err error) string {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return ""
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

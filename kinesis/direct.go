@@ -27,7 +27,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
-	"github.com/genesys-relay/genesys-relay/internal/iox"
 	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 )
 
@@ -35,9 +34,12 @@ import (
 // itself, for the Writer's one hot call. It speaks the same wire protocol as
 // the SDK's client (AWS JSON 1.1, SigV4 signed by the SDK's own signer) and
 // takes everything else from the SDK client it is built from: credentials,
-// region, endpoint (BaseEndpoint, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL or
-// the SDK's endpoint rules), HTTP client (transport tuning, AWS_CA_BUNDLE),
-// signer and clock-skew correction.
+// region, HTTP client (transport tuning, AWS_CA_BUNDLE), signer and clock-skew
+// correction. It sends every call to the host the SDK client would: the
+// endpoint is resolved by the client's own EndpointResolverV2 with the
+// parameters the SDK binds (see endpointParams: FIPS pseudo-regions, FIPS and
+// dual-stack settings, BaseEndpoint, AWS_ENDPOINT_URL_KINESIS,
+// AWS_ENDPOINT_URL, stream ARNs, account IDs).
 //
 // Why by hand: the SDK's generic operation stack (some twenty middlewares, a
 // schema-driven serializer and deserializer, context values at every step)
@@ -62,7 +64,7 @@ type Direct struct {
 	creds          aws.CredentialsProvider // nil: requests are not signed
 	signer         kinesis.HTTPSignerV4
 	resolver       kinesis.EndpointResolverV2
-	params         kinesis.EndpointParameters // per client: region, FIPS, dual-stack, base endpoint
+	params         kinesis.EndpointParameters // bound by the SDK for a call without stream ARN or account ID
 	accountIDMode  aws.AccountIDEndpointMode
 	disableHTTPS   bool
 	signingRegion  string
@@ -96,7 +98,8 @@ var _ PutRecordsAPI = (*Direct)(nil)
 // signer and clock-skew setting. The endpoint is resolved here, so that a
 // configuration without one fails now, and again only when a call names
 // another stream ARN or ID or the credentials carry another account ID (the
-// SDK's endpoint rules use them).
+// SDK's endpoint rules use them). A client whose endpoint comes from a
+// deprecated v1 resolver gives ErrDirectUnsupported: use the SDK client.
 func NewDirect(client *kinesis.Client) (*Direct, error) {
 	if client == nil {
 		return nil, errors.New("kinesis: NewDirect needs an SDK client")
@@ -134,18 +137,11 @@ func NewDirect(client *kinesis.Client) (*Direct, error) {
 	if d.creds != nil && aws.IsCredentialsProvider(d.creds, (*aws.AnonymousCredentials)(nil)) {
 		d.creds = nil
 	}
-	region, err := endpointRegion(o.Region)
+	params, err := endpointParams(client)
 	if err != nil {
-		return nil, fmt.Errorf("kinesis: %w", err)
+		return nil, err
 	}
-	d.params = kinesis.EndpointParameters{
-		Region:                region,
-		UseDualStack:          aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
-		UseFIPS:               aws.Bool(o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
-		Endpoint:              o.BaseEndpoint,
-		AccountIdEndpointMode: aws.String(string(o.AccountIDEndpointMode)),
-		OperationType:         aws.String("data"),
-	}
+	d.params = params
 	ep, err := d.resolve(context.Background(), "", "", "")
 	if err != nil {
 		return nil, fmt.Errorf("kinesis: %w", err)
@@ -162,25 +158,6 @@ func v4Signer(o kinesis.Options) kinesis.HTTPSignerV4 {
 		so.Logger = o.Logger
 		so.LogSigning = o.ClientLogMode.IsSigning()
 	})
-}
-
-// endpointRegion is the region parameter of the SDK's endpoint rules: the
-// client's region without a "fips" marker, as the SDK binds it.
-func endpointRegion(region string) (*string, error) {
-	if region == "" {
-		return nil, nil
-	}
-	for _, c := range region {
-		if !(c == '-' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return nil, fmt.Errorf("invalid input region %s", region)
-		}
-	}
-	if strings.Contains(region, "fips-") || strings.Contains(region, "-fips") {
-		region = strings.ReplaceAll(region, "-fips-", "-")
-		region = strings.ReplaceAll(region, "fips-", "")
-		region = strings.ReplaceAll(region, "-fips", "")
-	}
-	return &region, nil
 }
 
 // resolve resolves the endpoint for a stream ARN and ID (or "": a stream
@@ -345,8 +322,8 @@ func (d *Direct) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, op
 	d.noteSkew(resp, requestAt, time.Now())
 
 	rbuf := d.respBufs.Get().(*[]byte)
-	defer d.respBufs.Put(rbuf)
-	payload, readErr := readAll(resp, (*rbuf)[:0])
+	defer d.putAnswerBuf(rbuf)
+	payload, readErr := readAnswer(resp, (*rbuf)[:0])
 	*rbuf = payload
 	resp.Body.Close()
 
@@ -385,14 +362,6 @@ func (d *Direct) noteSkew(resp *http.Response, requestAt, responseAt time.Time) 
 		return
 	}
 	d.skew.Store(int64(t.Sub(responseAt)))
-}
-
-// readAll reads the answer's body into buf, sized from Content-Length.
-func readAll(resp *http.Response, buf []byte) ([]byte, error) {
-	if n := resp.ContentLength; n > 0 && n < 1<<30 && int64(cap(buf)) < n+1 {
-		buf = make([]byte, 0, n+1) // +1: the read that sees io.EOF needs room
-	}
-	return iox.AppendAll(buf, resp.Body)
 }
 
 func operationError(err error) error {

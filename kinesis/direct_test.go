@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -655,63 +657,114 @@ func TestModeledErrorsCoverTypeRegistry(t *testing.T) {
 	}
 }
 
-// TestDirectEndpoint checks where calls go, from the same sources as the SDK.
+// TestDirectEndpoint checks that the direct client sends every call where the
+// SDK client sends it, signed for the same region and service, whatever
+// configures the endpoint: region names (FIPS pseudo-regions too), the FIPS and
+// dual-stack settings from the environment or the shared config file, stream
+// ARNs, the account ID of the credentials, an endpoint in the relay's
+// configuration or in AWS_ENDPOINT_URL(_KINESIS). A configuration the SDK
+// cannot resolve fails the direct client too.
 func TestDirectEndpoint(t *testing.T) {
+	const arn = "arn:aws:kinesis:us-east-1:123456789012:stream/events"
 	for _, tc := range []struct {
 		name, region, endpoint string
 		env                    map[string]string
+		configFile             string // contents of AWS_CONFIG_FILE
 		stream                 string // ARN or ""
-		want                   string
+		want                   string // "": the SDK fails to resolve
 	}{
 		{name: "region", region: "eu-west-1", want: "https://kinesis.eu-west-1.amazonaws.com/"},
 		{name: "configured endpoint", region: "eu-west-1", endpoint: "http://127.0.0.1:4568", want: "http://127.0.0.1:4568/"},
 		{name: "endpoint with a path", region: "eu-west-1", endpoint: "https://proxy.example/kinesis", want: "https://proxy.example/kinesis"},
 		{name: "AWS_ENDPOINT_URL_KINESIS", region: "eu-west-1", env: map[string]string{"AWS_ENDPOINT_URL_KINESIS": "http://10.0.0.1:1234"}, want: "http://10.0.0.1:1234/"},
 		{name: "AWS_ENDPOINT_URL", region: "eu-west-1", env: map[string]string{"AWS_ENDPOINT_URL": "http://10.0.0.2:1234"}, want: "http://10.0.0.2:1234/"},
+		{name: "configured endpoint wins over AWS_ENDPOINT_URL_KINESIS", region: "eu-west-1", endpoint: "http://127.0.0.1:4568", env: map[string]string{"AWS_ENDPOINT_URL_KINESIS": "http://10.0.0.1:1234"}, want: "http://127.0.0.1:4568/"},
 		{name: "China", region: "cn-north-1", want: "https://kinesis.cn-north-1.amazonaws.com.cn/"},
+		{name: "GovCloud", region: "us-gov-west-1", want: "https://kinesis.us-gov-west-1.amazonaws.com/"},
 		{name: "FIPS", region: "us-east-1", env: map[string]string{"AWS_USE_FIPS_ENDPOINT": "true"}, want: "https://kinesis-fips.us-east-1.amazonaws.com/"},
+		{name: "FIPS region name fips-", region: "fips-us-east-1", want: "https://kinesis-fips.us-east-1.amazonaws.com/"},
+		{name: "FIPS region name -fips", region: "us-east-1-fips", want: "https://kinesis-fips.us-east-1.amazonaws.com/"},
+		{name: "FIPS region name in GovCloud", region: "fips-us-gov-west-1", want: "https://kinesis.us-gov-west-1.amazonaws.com/"}, // FIPS there
+		{name: "FIPS region name in China", region: "fips-cn-north-1", want: "https://kinesis-fips.cn-north-1.amazonaws.com.cn/"},
+		{name: "FIPS region name and stream ARN", region: "fips-us-east-1", stream: arn, want: "https://123456789012.data-kinesis-fips.us-east-1.amazonaws.com/"},
+		{name: "FIPS from the config file", region: "us-east-1", configFile: "[default]\nuse_fips_endpoint = true\n", want: "https://kinesis-fips.us-east-1.amazonaws.com/"},
+		{name: "dual-stack", region: "eu-west-1", env: map[string]string{"AWS_USE_DUALSTACK_ENDPOINT": "true"}, want: "https://kinesis.eu-west-1.api.aws/"},
+		{name: "dual-stack from the config file", region: "eu-west-1", configFile: "[default]\nuse_dualstack_endpoint = true\n", want: "https://kinesis.eu-west-1.api.aws/"},
+		{name: "FIPS and dual-stack", region: "us-east-1", env: map[string]string{"AWS_USE_FIPS_ENDPOINT": "true", "AWS_USE_DUALSTACK_ENDPOINT": "true"}, want: "https://kinesis-fips.us-east-1.api.aws/"},
+		{name: "FIPS region name and dual-stack", region: "us-east-1-fips", env: map[string]string{"AWS_USE_DUALSTACK_ENDPOINT": "true"}, want: "https://kinesis-fips.us-east-1.api.aws/"},
 		{name: "stream ARN", region: "eu-west-1", stream: "arn:aws:kinesis:eu-west-1:123456789012:stream/events", want: "https://123456789012.data-kinesis.eu-west-1.amazonaws.com/"},
+		{name: "stream ARN with FIPS", region: "us-east-1", stream: arn, env: map[string]string{"AWS_USE_FIPS_ENDPOINT": "true"}, want: "https://123456789012.data-kinesis-fips.us-east-1.amazonaws.com/"},
+		{name: "stream ARN with dual-stack", region: "us-east-1", stream: arn, env: map[string]string{"AWS_USE_DUALSTACK_ENDPOINT": "true"}, want: "https://123456789012.data-kinesis.us-east-1.api.aws/"},
+		{name: "stream ARN and configured endpoint", region: "us-east-1", stream: arn, endpoint: "http://127.0.0.1:4568", want: "http://127.0.0.1:4568/"},
 		{name: "account ID of the credentials", region: "eu-west-1", env: map[string]string{"AWS_ACCOUNT_ID": "210987654321"}, want: "https://210987654321.data-kinesis.eu-west-1.amazonaws.com/"},
+		{name: "account ID with FIPS region name", region: "fips-us-east-1", env: map[string]string{"AWS_ACCOUNT_ID": "210987654321"}, want: "https://210987654321.data-kinesis-fips.us-east-1.amazonaws.com/"},
+		{name: "account ID endpoints disabled", region: "eu-west-1", env: map[string]string{"AWS_ACCOUNT_ID": "210987654321", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}, want: "https://kinesis.eu-west-1.amazonaws.com/"},
+		{name: "FIPS with a configured endpoint", region: "us-east-1", endpoint: "http://127.0.0.1:4568", env: map[string]string{"AWS_USE_FIPS_ENDPOINT": "true"}, want: ""},
+		{name: "stream ARN of another region", region: "eu-west-1", stream: arn, want: "https://123456789012.data-kinesis.eu-west-1.amazonaws.com/"},
+		{name: "stream ARN of another partition", region: "eu-west-1", stream: "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/events", want: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			awsTestEnv(t, tc.region)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			var got atomic.Value
+			if tc.configFile != "" {
+				f := filepath.Join(t.TempDir(), "config")
+				if err := os.WriteFile(f, []byte(tc.configFile), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				t.Setenv("AWS_CONFIG_FILE", f)
+			}
+			type sent struct{ url, scope string }
+			var got atomic.Pointer[sent]
 			sdk, err := NewClient(context.Background(), "", tc.endpoint)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Both clients send to a transport that records the URL and fails.
+			// Both clients send to a transport that records the URL and the
+			// credential scope of the signature, and fails.
 			o := sdk.Options()
 			sdk = kinesis.New(o, func(o *kinesis.Options) {
 				o.HTTPClient = doFunc(func(r *http.Request) (*http.Response, error) {
-					got.Store(r.URL.String())
+					scope := r.Header.Get("Authorization")
+					if _, after, ok := strings.Cut(scope, "Credential="); ok {
+						scope, _, _ = strings.Cut(after, ",")
+						scope = scope[strings.Index(scope, "/")+1:] // drop the access key
+						scope = scope[strings.Index(scope, "/")+1:] // and the date
+					}
+					got.Store(&sent{r.URL.String(), scope})
 					return nil, errors.New("recorded")
 				})
 			})
-			d, err := NewDirect(sdk)
-			if err != nil {
-				t.Fatal(err)
-			}
 			in := &kinesis.PutRecordsInput{StreamName: aws.String("events"), Records: trickyEntries()[:1]}
 			if tc.stream != "" {
 				in.StreamName, in.StreamARN = nil, aws.String(tc.stream)
 			}
-			if _, err := sdk.PutRecords(context.Background(), in); err == nil {
-				t.Fatal("no error from the recording transport")
+			_, sdkErr := sdk.PutRecords(context.Background(), in)
+			sdkSent := got.Swap(nil)
+			d, err := NewDirect(sdk)
+			var directSent *sent
+			if err == nil {
+				_, err = d.PutRecords(context.Background(), in)
+				directSent = got.Swap(nil)
 			}
-			sdkURL, _ := got.Load().(string)
-			if _, err := d.PutRecords(context.Background(), in); err == nil {
-				t.Fatal("no error from the recording transport")
+			if err == nil || sdkErr == nil {
+				t.Fatalf("no error from the recording transport: SDK %v, direct %v", sdkErr, err)
 			}
-			directURL, _ := got.Load().(string)
-			if sdkURL != tc.want {
-				t.Errorf("SDK sent to %s, want %s", sdkURL, tc.want)
+			if tc.want == "" {
+				if sdkSent != nil || directSent != nil {
+					t.Errorf("sent although the SDK cannot resolve the endpoint: SDK %+v, direct %+v", sdkSent, directSent)
+				}
+				if !strings.Contains(sdkErr.Error(), "resolve") || !strings.Contains(err.Error(), "resolve") {
+					t.Errorf("want endpoint resolution errors: SDK %v, direct %v", sdkErr, err)
+				}
+				return
 			}
-			if directURL != tc.want {
-				t.Errorf("direct client sent to %s, want %s", directURL, tc.want)
+			if sdkSent == nil || sdkSent.url != tc.want {
+				t.Fatalf("SDK sent to %+v (%v), want %s", sdkSent, sdkErr, tc.want)
+			}
+			if directSent == nil || *directSent != *sdkSent {
+				t.Errorf("direct client sent %+v (%v), the SDK %+v", directSent, err, *sdkSent)
 			}
 		})
 	}
@@ -839,5 +892,37 @@ func TestDirectAgainstEmulator(t *testing.T) {
 		if got[i].PartitionKey != want[i].key || !bytes.Equal(got[i].Data, want[i].data) {
 			t.Errorf("record %d: read key %q data %.60x, wrote key %q data %.60x", i, got[i].PartitionKey, got[i].Data, want[i].key, want[i].data)
 		}
+	}
+}
+
+// TestDirectEndpointProbe: NewDirect learns the endpoint parameters without
+// retrieving credentials (which may mean a call to STS or IMDS), and refuses a
+// client whose endpoint a deprecated v1 resolver chooses, which the SDK client
+// then serves.
+func TestDirectEndpointProbe(t *testing.T) {
+	awsTestEnv(t, "eu-west-1")
+	sdk, err := NewClient(context.Background(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retrieved atomic.Int64
+	counting := kinesis.New(sdk.Options(), func(o *kinesis.Options) {
+		o.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			retrieved.Add(1)
+			return aws.Credentials{AccessKeyID: "a", SecretAccessKey: "s"}, nil
+		}))
+	})
+	if _, err := NewDirect(counting); err != nil {
+		t.Fatal(err)
+	}
+	if n := retrieved.Load(); n != 0 {
+		t.Errorf("NewDirect retrieved credentials %d times", n)
+	}
+
+	legacy := kinesis.New(sdk.Options(), func(o *kinesis.Options) {
+		o.EndpointResolver = kinesis.EndpointResolverFromURL("http://127.0.0.1:1") //nolint:staticcheck // the deprecated resolver is the point
+	})
+	if _, err := NewDirect(legacy); !errors.Is(err, ErrDirectUnsupported) {
+		t.Errorf("v1 endpoint resolver: %v, want ErrDirectUnsupported", err)
 	}
 }

@@ -86,3 +86,51 @@ func TestWriterAgainstFaultyKinesis(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterRetriesRecordsWithoutResult: a 200 answer whose entry for a record
+// has neither a sequence number nor an error code (FailedRecordCount counting
+// it) has not stored that record. Neither client may answer it as written; it
+// is sent again until a sequence number says it is in the stream.
+func TestWriterRetriesRecordsWithoutResult(t *testing.T) {
+	awsTestEnv(t, "us-east-1")
+	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}, ShardsPerStream: 2, Seed: 11,
+		Faults: kinesistest.Faults{RecordNoResultRate: 0.3}})
+	defer srv.Close()
+	client, direct := bothClients(t, srv.URL())
+	for _, c := range []struct {
+		name string
+		api  PutRecordsAPI
+	}{{"sdk", client}, {"direct", direct}} {
+		t.Run(c.name, func(t *testing.T) {
+			srv.Reset()
+			w := newTestWriter(t, c.api, Options{Stream: "events", RetryBase: time.Millisecond, RetryMax: 10 * time.Millisecond})
+			const n = 200
+			answered := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+					defer cancel()
+					answered[i] = w.Put(ctx, relay.Record{PartitionKey: fmt.Sprint("k", i%7), Data: []byte(fmt.Sprint("event-", i))})
+				})
+			}
+			wg.Wait()
+			stored := map[string]bool{}
+			for _, r := range srv.Records() {
+				stored[string(r.Data)] = true
+			}
+			for i, err := range answered {
+				d := fmt.Sprint("event-", i)
+				switch {
+				case err == nil && !stored[d]:
+					t.Errorf("%s answered as written but not stored", d)
+				case err != nil:
+					t.Errorf("%s answered %v (stored: %v)", d, err, stored[d])
+				}
+			}
+			if srv.FailedRecords() == 0 {
+				t.Error("no record went without a result; the test proves nothing")
+			}
+		})
+	}
+}

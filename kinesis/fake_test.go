@@ -62,7 +62,7 @@ func (f *fakeAPI) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _
 		f.mu.Lock()
 		c.accepted = make([]bool, len(out.Records))
 		for i, r := range out.Records {
-			c.accepted[i] = r.ErrorCode == nil
+			c.accepted[i] = r.ErrorCode == nil && aws.ToString(r.SequenceNumber) != ""
 		}
 		f.mu.Unlock()
 	}

@@ -162,6 +162,9 @@ func TestRecordCodeUnavailable(t *testing.T) {
 			if !errors.As(err, &re) || re.Code != code {
 				t.Errorf("error %v does not carry the record's code %s", err, code)
 			}
+			if r := relay.RefusalReason(err); !strings.HasPrefix(r, "Kinesis refused the write: "+code+" (") || !strings.Contains(err.Error(), "KMS key of kinesis stream") {
+				t.Errorf("reason %q, error %v: want the code and what it means", r, err)
+			}
 			if got := api.numCalls(); got != 1 {
 				t.Errorf("%d calls, want 1", got)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/smithy-go"
 
 	"github.com/genesys-relay/genesys-relay"
 )
@@ -18,7 +19,23 @@ type RecordError struct {
 	Message string
 }
 
-func (e *RecordError) Error() string { return e.Code + ": " + e.Message }
+func (e *RecordError) Error() string {
+	if e.Code == "" {
+		return e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+// ErrorCode, ErrorMessage and ErrorFault make a RecordError a smithy.APIError,
+// so that a record's refusal is explained like a call's.
+func (e *RecordError) ErrorCode() string             { return e.Code }
+func (e *RecordError) ErrorMessage() string          { return e.Message }
+func (e *RecordError) ErrorFault() smithy.ErrorFault { return smithy.FaultUnknown }
+
+// errNoResult is the cause of a record whose result entry has neither a
+// sequence number nor an error code: Kinesis did not say it stored the record,
+// so it is sent again.
+var errNoResult = &RecordError{Message: "no sequence number and no error code in the PutRecords answer"}
 
 // sender runs PutRecords calls for the batches the batcher hands it.
 func (w *Writer) sender() {
@@ -89,22 +106,28 @@ func (w *Writer) callDone(b *batch, out *kinesis.PutRecordsOutput, now time.Time
 	failed := 0
 	var firstErr *RecordError
 	for i := range out.Records {
-		r := &out.Records[i] // SequenceNumber and ShardId are nil on failed entries: not read here
+		r := &out.Records[i]
 		items := b.items[b.spans[i].lo:b.spans[i].hi]
-		if r.ErrorCode == nil || *r.ErrorCode == "" {
+		code := aws.ToString(r.ErrorCode)
+		// Only a sequence number says the record is in the stream; an entry
+		// with neither one nor an error code is a failure to retry.
+		if code == "" && aws.ToString(r.SequenceNumber) != "" {
 			for _, it := range items {
 				w.answer(it, nil)
 			}
 			continue
 		}
 		failed++
-		cause := &RecordError{Code: *r.ErrorCode, Message: aws.ToString(r.ErrorMessage)}
+		cause := errNoResult
+		if code != "" {
+			cause = &RecordError{Code: code, Message: aws.ToString(r.ErrorMessage)}
+		}
 		if firstErr == nil {
 			firstErr = cause
 		}
 		switch classifyCode(cause.Code) {
 		case classUnavailable:
-			err := fmt.Errorf("kinesis: stream %q refused the record (%s): %w: %w", w.opts.Stream, explainCode(cause.Code), cause, relay.ErrUnavailable)
+			err := refusal(cause, cause.Code, w.opts.Stream)
 			for _, it := range items {
 				w.answer(it, err)
 			}
@@ -140,7 +163,11 @@ func (w *Writer) callFailed(b *batch, err error, now time.Time) int {
 	cls := classify(err)
 	switch cls {
 	case classUnavailable:
-		e := fmt.Errorf("kinesis: %s: %w: %w", explain(err, w.opts.Stream), relay.ErrUnavailable, err)
+		code := errorCode(err)
+		if expiredCredentials(code) {
+			invalidateCredentials(w.api)
+		}
+		e := refusal(err, code, w.opts.Stream)
 		for _, it := range b.items {
 			w.answer(it, e)
 		}

@@ -116,3 +116,23 @@ func TestNewClientEndpoint(t *testing.T) {
 		t.Error("NewClient without any region succeeded")
 	}
 }
+
+// TestRegion: sqs.region wins; else the region of an AWS queue URL (the queue
+// is there whatever AWS_REGION says, e.g. in Lambda); else the fallback.
+func TestRegion(t *testing.T) {
+	for _, tc := range []struct{ configured, url, fallback, want string }{
+		{"ap-south-1", "https://sqs.eu-west-1.amazonaws.com/1/q", "us-east-1", "ap-south-1"},
+		{"", "https://sqs.eu-west-1.amazonaws.com/123456789012/q", "us-east-1", "eu-west-1"},
+		{"", "https://sqs-fips.us-gov-west-1.amazonaws.com/1/q", "us-east-1", "us-gov-west-1"},
+		{"", "https://sqs.cn-north-1.amazonaws.com.cn/1/q", "us-east-1", "cn-north-1"},
+		{"", "https://eu-central-1.queue.amazonaws.com/1/q", "us-east-1", "eu-central-1"},
+		{"", "http://127.0.0.1:4101/000000000000/q", "us-east-1", "us-east-1"},
+		{"", "http://sqs.eu-west-1.localhost.localstack.cloud:4566/1/q", "us-east-1", "us-east-1"},
+		{"", "https://example.com/sqs.eu-west-1.amazonaws.com", "", ""},
+		{"", "::bad", "us-east-1", "us-east-1"},
+	} {
+		if got := Region(tc.configured, tc.url, tc.fallback); got != tc.want {
+			t.Errorf("Region(%q, %q, %q) = %q, want %q", tc.configured, tc.url, tc.fallback, got, tc.want)
+		}
+	}
+}

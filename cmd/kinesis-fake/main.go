@@ -41,6 +41,8 @@ func main() {
 	flag.IntVar(&opts.MaxRequestBytes, "max-request-bytes", kinesistest.DefaultMaxRequestBytes, "largest PutRecords payload accepted")
 	flag.Float64Var(&f.RecordThrottleRate, "record-throttle", 0, "share of records failing with ProvisionedThroughputExceededException")
 	flag.Float64Var(&f.RecordInternalFailureRate, "record-internal", 0, "share of records failing with InternalFailure")
+	flag.StringVar(&f.Refuse, "refuse", "", "refuse every write with this error code (e.g. AccessDeniedException)")
+	flag.Float64Var(&f.RecordNoResultRate, "record-no-result", 0, "share of records not stored, answered {} (no sequence number, no error code)")
 	flag.Float64Var(&f.InternalFailureRate, "internal", 0, "share of write calls answered 500 InternalFailure")
 	flag.Float64Var(&f.ServiceUnavailableRate, "unavailable", 0, "share of write calls answered 503 ServiceUnavailable")
 	flag.Float64Var(&f.ThrottleRate, "throttle", 0, "share of write calls answered 400 ProvisionedThroughputExceededException")

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +39,13 @@ func NewSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
 	}
 	var api kinesis.PutRecordsAPI = client
 	if k.Client != "sdk" {
-		if api, err = kinesis.NewDirect(client); err != nil {
+		d, err := kinesis.NewDirect(client)
+		switch {
+		case err == nil:
+			api = d
+		case errors.Is(err, kinesis.ErrDirectUnsupported):
+			log.Warn("kinesis: writing with the SDK client", "reason", err)
+		default:
 			return nil, err
 		}
 	}
@@ -70,11 +77,7 @@ func newSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
 // context ends.
 func newSQS(ctx context.Context, cfg *config.Config, h relay.Handler, reg prometheus.Registerer, log *slog.Logger) (func(context.Context) error, error) {
 	s := cfg.SQS
-	region := s.Region
-	if region == "" {
-		region = cfg.Kinesis.Region
-	}
-	client, err := sqsin.NewClient(ctx, region, s.Endpoint)
+	client, err := sqsin.NewClient(ctx, sqsin.Region(s.Region, s.QueueURL, cfg.Kinesis.Region), s.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: %w", err)
 	}

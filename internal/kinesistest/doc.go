@@ -13,9 +13,14 @@
 // It exists because local emulators of Kinesis cannot misbehave on demand:
 // they never throttle, never fail part of a batch, never answer 500 or 503,
 // never hang. This server injects those faults at seeded, reproducible rates
-// that can be changed while it runs (see [Faults] and [Server.SetFaults]),
-// and records what it stored so a test can check that every event arrived,
-// how many calls it took, and how many records were written twice.
+// that can be changed while it runs (see [Faults] and [Server.SetFaults]).
+// It also refuses writes as Kinesis does after an operator's mistake
+// ([Faults].Refuse: AccessDeniedException, ExpiredTokenException, KMS errors,
+// with Kinesis's messages), and can run its clock off the host's
+// ([Options].ClockOffset), refusing requests signed more than 5 minutes from
+// it as Kinesis does. It records what it stored so a test can check that
+// every event arrived, how many calls it took, and how many records were
+// written twice.
 //
 // With [Options.Discard] it keeps counters only and does no per-record
 // allocation, so it can serve as a fast endpoint for throughput benchmarks

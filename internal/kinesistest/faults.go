@@ -21,6 +21,11 @@ type Faults struct {
 	// individually with ErrorCode InternalFailure. For PutRecord, it is the
 	// share of calls answered 500 InternalFailure.
 	RecordInternalFailureRate float64
+	// RecordNoResultRate is the share of records that are not stored and
+	// whose entry in a 200 PutRecords answer is {}: neither a sequence number
+	// nor an error code, though FailedRecordCount counts them. For PutRecord,
+	// it is the share of calls answered 200 without a sequence number.
+	RecordNoResultRate float64
 
 	// InternalFailureRate is the share of write calls answered with status
 	// 500 and error code InternalFailure; nothing of the call is stored.
@@ -31,6 +36,13 @@ type Faults struct {
 	// ThrottleRate is the share of write calls answered with status 400 and
 	// ProvisionedThroughputExceededException; nothing is stored.
 	ThrottleRate float64
+	// Refuse, when set, is the error code every write call is refused with
+	// (status 400, nothing stored), with the message Kinesis sends for it:
+	// AccessDeniedException, ExpiredTokenException, UnrecognizedClientException,
+	// KMSAccessDeniedException, KMSDisabledException, KMSNotFoundException and
+	// others. It is what an operator's mistake looks like, not a transient
+	// fault.
+	Refuse string
 	// DropResponseRate is the share of write calls whose records are stored
 	// but whose connection is then closed without a response: the client
 	// sees a transport error although the write happened, and a retry
@@ -63,6 +75,7 @@ const (
 	recordOK uint8 = iota
 	recordThrottled
 	recordInternalFailure
+	recordNoResult
 )
 
 // decision is the outcome of the fault draw for one call.
@@ -94,7 +107,10 @@ func (s *Server) decide(f *Faults, write bool, recs []entry) decision {
 	if !write {
 		return d
 	}
-	if sum := f.InternalFailureRate + f.ServiceUnavailableRate + f.ThrottleRate; sum > 0 {
+	if f.Refuse != "" {
+		d.status, d.code = http.StatusBadRequest, f.Refuse
+	}
+	if sum := f.InternalFailureRate + f.ServiceUnavailableRate + f.ThrottleRate; sum > 0 && d.status == 0 {
 		switch u := r.Float64(); {
 		case u < f.InternalFailureRate:
 			d.status, d.code = http.StatusInternalServerError, "InternalFailure"
@@ -107,13 +123,15 @@ func (s *Server) decide(f *Faults, write bool, recs []entry) decision {
 	if f.DropResponseRate > 0 && r.Float64() < f.DropResponseRate {
 		d.drop = true
 	}
-	if f.RecordThrottleRate > 0 || f.RecordInternalFailureRate > 0 {
+	if f.RecordThrottleRate > 0 || f.RecordInternalFailureRate > 0 || f.RecordNoResultRate > 0 {
 		for i := range recs {
 			switch u := r.Float64(); {
 			case u < f.RecordThrottleRate:
 				recs[i].fault = recordThrottled
 			case u < f.RecordThrottleRate+f.RecordInternalFailureRate:
 				recs[i].fault = recordInternalFailure
+			case u < f.RecordThrottleRate+f.RecordInternalFailureRate+f.RecordNoResultRate:
+				recs[i].fault = recordNoResult
 			}
 		}
 	}

@@ -308,3 +308,62 @@ func TestSeededRequestRate(t *testing.T) {
 		t.Errorf("%d of 1000 calls throttled (FailedCalls %d), want about 200", failed, s.FailedCalls())
 	}
 }
+
+// TestRecordsWithoutResult: records drawn for RecordNoResultRate are not
+// stored, and their entries carry neither a sequence number nor an error code
+// although FailedRecordCount counts them.
+func TestRecordsWithoutResult(t *testing.T) {
+	s, c := start(t, Options{Seed: 3, Faults: Faults{RecordNoResultRate: 0.4}})
+	recs := entries("n", 200)
+	out, err := putRecords(c, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var empty int
+	var kept [][]byte
+	for i, r := range out.Records {
+		switch {
+		case r.SequenceNumber != nil && r.ShardId != nil && r.ErrorCode == nil:
+			kept = append(kept, recs[i].Data)
+		case r == (types.PutRecordsResultEntry{}):
+			empty++
+		default:
+			t.Fatalf("result %d = %+v", i, r)
+		}
+	}
+	if empty == 0 || int(aws.ToInt32(out.FailedRecordCount)) != empty || s.Stored() != int64(len(kept)) || s.FailedRecords() != int64(empty) {
+		t.Fatalf("FailedRecordCount %d, %d empty entries, %d stored, %d failed", aws.ToInt32(out.FailedRecordCount), empty, s.Stored(), s.FailedRecords())
+	}
+	for i, r := range s.Records() {
+		if !bytes.Equal(r.Data, kept[i]) {
+			t.Fatalf("stored %d = %q, want %q", i, r.Data, kept[i])
+		}
+	}
+
+	s.SetFaults(Faults{RecordNoResultRate: 1})
+	single, err := c.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String(DefaultStream), Data: []byte("one"), PartitionKey: aws.String("k")})
+	if err != nil || single.SequenceNumber != nil {
+		t.Fatalf("PutRecord: %+v, %v", single, err)
+	}
+	if s.Stored() != int64(len(kept)) {
+		t.Errorf("PutRecord without a result stored its record")
+	}
+}
+
+// TestRefuse: Faults.Refuse refuses every write with the code and Kinesis's
+// message for it, and stores nothing; reads still work.
+func TestRefuse(t *testing.T) {
+	for _, code := range []string{"AccessDeniedException", "ExpiredTokenException", "KMSAccessDeniedException"} {
+		t.Run(code, func(t *testing.T) {
+			s, c := start(t, Options{Faults: Faults{Refuse: code}})
+			_, err := putRecords(c, entries("r", 3))
+			apiError(t, err, code, 400)
+			if s.Stored() != 0 || s.FailedCalls() != 1 {
+				t.Errorf("stored %d, failed calls %d", s.Stored(), s.FailedCalls())
+			}
+			if _, err := c.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(DefaultStream)}); err != nil {
+				t.Errorf("DescribeStreamSummary: %v", err)
+			}
+		})
+	}
+}

@@ -23,6 +23,11 @@ type stream struct {
 	width    *big.Int   // hash keys per shard (the last shard takes the rest)
 }
 
+// region is the region in the stream's ARN.
+func (st *stream) region() string {
+	return strings.Split(st.arn, ":")[3]
+}
+
 // maxHashKey is 2^128-1, the largest hash key.
 var maxHashKey = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
 

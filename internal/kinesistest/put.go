@@ -56,6 +56,12 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 		writeError(w, d.status, d.code, faultMessage(d.code, st, st.shardIDs[0], s.opts.AccountID))
 		return
 	}
+	if single && req.records[0].fault == recordNoResult {
+		s.failedRecords.Add(1)
+		writeJSON(w, []byte(`{"EncryptionType":"NONE"}`))
+		answered = true
+		return
+	}
 	if single && req.records[0].fault != recordOK {
 		e := &req.records[0]
 		if e.fault == recordThrottled {
@@ -208,6 +214,8 @@ func (s *Server) appendPutRecordsResult(out *bytes.Buffer, st *stream, recs []en
 			b = append(b, `{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"`...)
 			b = append(b, faultMessage("ProvisionedThroughputExceededException", st, st.shardIDs[e.shard], s.opts.AccountID)...)
 			b = append(b, `"}`...)
+		case recordNoResult:
+			b = append(b, `{}`...)
 		default:
 			b = append(b, `{"ErrorCode":"InternalFailure","ErrorMessage":"Internal service failure."}`...)
 		}
@@ -230,13 +238,30 @@ func appendSeq(b []byte, n uint64) []byte {
 // faultMessage is the message real Kinesis sends with code. Stream and
 // shard names contain no characters that need JSON escaping.
 func faultMessage(code string, st *stream, shardID, account string) string {
+	const role = ":assumed-role/genesys-relay/session"
 	switch code {
 	case "ProvisionedThroughputExceededException":
 		return "Rate exceeded for shard " + shardID + " in stream " + st.name + " under account " + account + "."
 	case "InternalFailure":
 		return "Internal service failure."
+	case "ServiceUnavailable":
+		return "Service unavailable."
+	case "AccessDeniedException":
+		return "User: arn:aws:sts::" + account + role + " is not authorized to perform: kinesis:PutRecords on resource: " +
+			st.arn + " because no identity-based policy allows the kinesis:PutRecords action"
+	case "ExpiredTokenException":
+		return "The security token included in the request is expired"
+	case "UnrecognizedClientException":
+		return "The security token included in the request is invalid."
+	case "KMSAccessDeniedException":
+		return "User: arn:aws:sts::" + account + role + " is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:" +
+			st.region() + ":" + account + ":key/0d6a7f3e-5c6b-4a8e-9f1a-2b3c4d5e6f70 (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)"
+	case "KMSDisabledException":
+		return "arn:aws:kms:" + st.region() + ":" + account + ":key/0d6a7f3e-5c6b-4a8e-9f1a-2b3c4d5e6f70 is disabled. (Service: AWSKMS; Status Code: 400; Error Code: DisabledException)"
+	case "KMSNotFoundException":
+		return "Key 'arn:aws:kms:" + st.region() + ":" + account + ":key/0d6a7f3e-5c6b-4a8e-9f1a-2b3c4d5e6f70' does not exist (Service: AWSKMS; Status Code: 400; Error Code: NotFoundException)"
 	}
-	return "Service unavailable."
+	return code + " (injected by kinesistest)."
 }
 
 // validatePut checks a write request as Kinesis does and resolves its

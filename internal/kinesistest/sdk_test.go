@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -237,5 +238,31 @@ func TestUnsupportedOperation(t *testing.T) {
 	apiError(t, err, "UnknownOperationException", 400)
 	if s.CallsTo("ListStreams") != 1 {
 		t.Errorf("unsupported calls = %d", s.CallsTo("ListStreams"))
+	}
+}
+
+// TestClockOffset: a server whose clock is 10 minutes ahead refuses the first
+// call of a client with the host's clock as Kinesis does, and the SDK, having
+// read the server's time from the answer's Date, signs the next call right.
+func TestClockOffset(t *testing.T) {
+	for _, offset := range []time.Duration{10 * time.Minute, -10 * time.Minute} {
+		t.Run(offset.String(), func(t *testing.T) {
+			s, c := start(t, Options{ClockOffset: offset})
+			_, err := putRecords(c, entries("c", 1))
+			apiError(t, err, "InvalidSignatureException", 400)
+			want := "Signature expired: "
+			if offset < 0 {
+				want = "Signature not yet current: "
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %v, want %q", err, want)
+			}
+			if _, err := putRecords(c, entries("c", 1)); err != nil {
+				t.Fatalf("second call, signed at the server's time: %v", err)
+			}
+			if s.Stored() != 1 || s.FailedCalls() != 1 {
+				t.Errorf("stored %d, failed calls %d", s.Stored(), s.FailedCalls())
+			}
+		})
 	}
 }

@@ -54,6 +54,13 @@ type Options struct {
 	Seed uint64
 	// Faults are the faults injected from the start; see [Server.SetFaults].
 	Faults Faults
+	// ClockOffset sets the server's clock this far ahead of the host's
+	// (behind when negative), as a host whose clock is off sees Kinesis: every
+	// answer's Date header shows the server's time, and a signed request whose
+	// X-Amz-Date is more than 5 minutes from it is refused as Kinesis refuses
+	// it (400 InvalidSignatureException "Signature expired: …" or "Signature
+	// not yet current: …"). The check applies whatever the offset.
+	ClockOffset time.Duration
 }
 
 // Record is one record the server stored.
@@ -201,6 +208,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "Kinesis_20131202.")
 	s.countOp(op)
+	now := time.Now().Add(s.opts.ClockOffset)
+	w.Header()["Date"] = []string{now.UTC().Format(http.TimeFormat)}
+	if msg := signingTimeError(r.Header.Get("X-Amz-Date"), now); msg != "" {
+		if op == "PutRecords" || op == "PutRecord" {
+			s.failedCalls.Add(1)
+		}
+		writeError(w, http.StatusBadRequest, "InvalidSignatureException", msg)
+		return
+	}
 	if r.Method != http.MethodPost || !ok || op == "" {
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", "Missing or unknown X-Amz-Target.")
 		return
@@ -313,4 +329,28 @@ func (s *Server) Reset() {
 	s.rngMu.Lock()
 	s.rng = rand.New(rand.NewPCG(s.opts.Seed, s.opts.Seed^0x9e3779b97f4a7c15))
 	s.rngMu.Unlock()
+}
+
+// maxSigningSkew is how far the signing time of a request may be from the
+// server's clock, as AWS allows.
+const maxSigningSkew = 5 * time.Minute
+
+// signingTimeError returns the message Kinesis sends for a request signed at
+// amzDate (X-Amz-Date) that is outside its window around now, or "".
+func signingTimeError(amzDate string, now time.Time) string {
+	const layout = "20060102T150405Z"
+	signed, err := time.Parse(layout, amzDate)
+	if err != nil {
+		return "" // unsigned, or not for this check
+	}
+	now = now.UTC()
+	switch {
+	case signed.Before(now.Add(-maxSigningSkew)):
+		return "Signature expired: " + amzDate + " is now earlier than " + now.Add(-maxSigningSkew).Format(layout) +
+			" (" + now.Format(layout) + " - 5 min.)"
+	case signed.After(now.Add(maxSigningSkew)):
+		return "Signature not yet current: " + amzDate + " is still later than " + now.Add(maxSigningSkew).Format(layout) +
+			" (" + now.Format(layout) + " + 5 min.)"
+	}
+	return ""
 }
