@@ -53,7 +53,8 @@ func TestDefault(t *testing.T) {
 		},
 		SQS: SQS{Workers: 4, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
 		Filter: Filter{
-			Sources:    []string{"genesys.cloud"},
+			// Both shapes: the seed's source and every Genesys Cloud partner event source.
+			Sources:    []string{"genesys.cloud", "aws.partner/genesys.com/*"},
 			PassReason: "passed_all_filters",
 		},
 		PartitionKey: PartitionKey{
