@@ -116,6 +116,11 @@ type Rule struct {
 
 // PartitionKey selects the Kinesis partition key.
 type PartitionKey struct {
+	// Expr is a CEL expression giving the key. Empty: the built-in key, which
+	// reads both payload shapes: for the seed's, DefaultPartitionKeyExpr hashed
+	// with Hash (the seed's key); for Genesys Cloud's (detail.topicName
+	// present), detail.eventBody.conversationId as is. Each falls back to the
+	// envelope id, hashed the same way.
 	Expr string `yaml:"expr"`
 	// Hash is fnv64a (first 16 hex chars of FNV-1a 64) or none (the value itself).
 	Hash string `yaml:"hash"`
@@ -158,7 +163,8 @@ type Expect struct {
 	Fields map[string]any `yaml:"fields"`
 }
 
-// Seed expressions: the behaviour of the original design, the default here.
+// Seed expressions: the behaviour of the original design, the default here
+// (DefaultPartitionKeyExpr is the built-in key for events of the seed's shape).
 const (
 	DefaultPartitionKeyExpr = `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id`
 	DefaultPassReason       = "passed_all_filters"
@@ -188,7 +194,7 @@ func Default() Config {
 			HandleTimeout: 30 * time.Second,
 		},
 		Filter:          Filter{Sources: DefaultSources(), PassReason: DefaultPassReason},
-		PartitionKey:    PartitionKey{Expr: DefaultPartitionKeyExpr, Hash: "fnv64a"},
+		PartitionKey:    PartitionKey{Hash: "fnv64a"},
 		Kinesis:         defaultKinesis(),
 		Sink:            "kinesis",
 		ShutdownTimeout: 20 * time.Second,

@@ -57,10 +57,9 @@ func TestDefault(t *testing.T) {
 			Sources:    []string{"genesys.cloud", "aws.partner/genesys.com/*"},
 			PassReason: "passed_all_filters",
 		},
-		PartitionKey: PartitionKey{
-			Expr: `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id`,
-			Hash: "fnv64a",
-		},
+		// The built-in key: the seed's expression (below) for the seed's shape,
+		// conversationId for Genesys Cloud's.
+		PartitionKey: PartitionKey{Hash: "fnv64a"},
 		Kinesis: Kinesis{
 			Stream:          "genesys-interactions-stream",
 			MaxBatchRecords: 500,
@@ -77,6 +76,9 @@ func TestDefault(t *testing.T) {
 		Sink:            "kinesis",
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        "info",
+	}
+	if DefaultPartitionKeyExpr != `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id` {
+		t.Errorf("DefaultPartitionKeyExpr = %s, want the seed's key", DefaultPartitionKeyExpr)
 	}
 	got := Default()
 	if !reflect.DeepEqual(got, want) {

@@ -177,7 +177,7 @@ func (c *Config) validateRouting(bad func(key, format string, args ...any)) []er
 				strings.Join(slices.Sorted(maps.Keys(outputs)), ", "))
 		}
 		if pk := r.PartitionKey; pk != nil {
-			if strings.TrimSpace(pk.Expr) == "" {
+			if pk.Expr != "" && strings.TrimSpace(pk.Expr) == "" {
 				bad(key+".partition_key.expr", "route %q: must not be empty", r.Name)
 			}
 			if pk.Hash != "fnv64a" && pk.Hash != "none" {

@@ -94,7 +94,7 @@ func (c *Config) Validate() error {
 		bad("filter.pass_reason", "must not be empty")
 	}
 
-	if strings.TrimSpace(c.PartitionKey.Expr) == "" {
+	if c.PartitionKey.Expr != "" && strings.TrimSpace(c.PartitionKey.Expr) == "" { // "": the built-in key
 		bad("partition_key.expr", "must not be empty")
 	}
 	if c.PartitionKey.Hash != "fnv64a" && c.PartitionKey.Hash != "none" {
