@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,5 +164,38 @@ tests:
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestReplayRoutes: commands outside serve (replay, and the Lambda handler,
+// which opens the config the same way) write each route's record to its
+// output: with the stdout sink, each line names its stream.
+func TestReplayRoutes(t *testing.T) {
+	t.Setenv("RELAY_SINK", "stdout")
+	code, out, errs := runCmd(t, "", "replay", "-c", "../../examples/genesys-routing.yaml", "-workers", "4",
+		"../../examples/testdata/genesys-user-presence.json", "../../examples/testdata/genesys-acw.json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var streams []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			Stream       string `json:"stream"`
+			PartitionKey string `json:"partition_key"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		streams = append(streams, rec.Stream+"="+rec.PartitionKey)
+	}
+	slices.Sort(streams)
+	want := []string{
+		"genesys-agent-state=9c0d1e2f-3a4b-4c5d-8e7f-809102132435",
+		"genesys-conversations=8c1e4f7a-2b3d-4e5f-9a6b-7c8d9e0f1a2b",
+		"genesys-raw=e0a1b2c3-d4e5-4f60-8a71-b2c3d4e5f604",
+		"genesys-raw=e0a1b2c3-d4e5-4f60-8a71-b2c3d4e5f622",
+	}
+	if !slices.Equal(streams, want) {
+		t.Errorf("records\n%v\nwant\n%v", streams, want)
 	}
 }
