@@ -11,6 +11,8 @@ package config
 import (
 	"errors"
 	"time"
+
+	"github.com/genesys-relay/genesys-relay/kinesis"
 )
 
 // ErrInvalid is wrapped by every error Load returns for a bad configuration.
@@ -30,6 +32,14 @@ type Config struct {
 	PartitionKey PartitionKey `yaml:"partition_key"`
 	Enrich       Enrich       `yaml:"enrich"`
 	Kinesis      Kinesis      `yaml:"kinesis"`
+	// Outputs are named Kinesis destinations for Routes; each holds its
+	// resolved settings (what the file leaves out of an output comes from
+	// Kinesis). Empty: the one output is Kinesis, named DefaultOutput.
+	Outputs map[string]Kinesis `yaml:"outputs"`
+	// Routes send each event that passed the filter to every output whose
+	// route selects it. Empty: one route, DefaultRoute, takes every event to
+	// DefaultOutput.
+	Routes []Route `yaml:"routes"`
 	// Sink is "kinesis" or "stdout" (records as JSON lines, for dry runs).
 	Sink string `yaml:"sink"`
 	// ShutdownTimeout bounds how long SIGTERM waits for in-flight work.
@@ -106,6 +116,11 @@ type Rule struct {
 
 // PartitionKey selects the Kinesis partition key.
 type PartitionKey struct {
+	// Expr is a CEL expression giving the key. Empty: the built-in key, which
+	// reads both payload shapes: for the seed's, DefaultPartitionKeyExpr hashed
+	// with Hash (the seed's key); for Genesys Cloud's (detail.topicName
+	// present), detail.eventBody.conversationId as is. Each falls back to the
+	// envelope id, hashed the same way.
 	Expr string `yaml:"expr"`
 	// Hash is fnv64a (first 16 hex chars of FNV-1a 64) or none (the value itself).
 	Hash string `yaml:"hash"`
@@ -121,29 +136,11 @@ type Enrich struct {
 	Fields map[string]string `yaml:"fields"`
 }
 
-// Kinesis configures the output stream and batching.
-type Kinesis struct {
-	Stream          string        `yaml:"stream"`
-	Region          string        `yaml:"region"`
-	Endpoint        string        `yaml:"endpoint"`
-	MaxBatchRecords int           `yaml:"max_batch_records"`
-	MaxBatchBytes   int           `yaml:"max_batch_bytes"`
-	MaxRecordBytes  int           `yaml:"max_record_bytes"`
-	Linger          time.Duration `yaml:"linger"`
-	MaxInFlight     int           `yaml:"max_in_flight"`
-	QueueSize       int           `yaml:"queue_size"`
-	CallTimeout     time.Duration `yaml:"call_timeout"`
-	RetryBase       time.Duration `yaml:"retry_base"`
-	RetryMax        time.Duration `yaml:"retry_max"`
-	Aggregate       bool          `yaml:"aggregate"`
-	// Client is the PutRecords client: "direct" (kinesis.Direct, hand-written,
-	// less than half the SDK's CPU per record) or "sdk" (the AWS SDK's client,
-	// the way back should the direct one misbehave somewhere).
-	Client string `yaml:"client"`
-	// SkipStreamCheck skips DescribeStreamSummary at start-up (for endpoints that do
-	// not implement it).
-	SkipStreamCheck bool `yaml:"skip_stream_check"`
-}
+// Kinesis configures an output stream: the client, the batching and the
+// retries. Its keys, defaults and checks live with the writer
+// (kinesis.Options), so relay.yaml's kinesis: section and each of outputs:
+// read the same way.
+type Kinesis = kinesis.Options
 
 // TestCase is one `genesys-relay test` case.
 type TestCase struct {
@@ -158,15 +155,28 @@ type Expect struct {
 	Decision     string `yaml:"decision"`
 	Reason       string `yaml:"reason"`
 	PartitionKey string `yaml:"partition_key"`
+	// Routes, when given (even empty), are the routes the event must take, in
+	// order: a route name, or {route, stream, partition_key} with the parts
+	// to compare.
+	Routes []ExpectRoute `yaml:"routes"`
 	// Fields are expected top-level record fields (compared as JSON values).
 	Fields map[string]any `yaml:"fields"`
 }
 
-// Seed expressions: the behaviour of the original design, the default here.
+// Seed expressions: the behaviour of the original design, the default here
+// (DefaultPartitionKeyExpr is the built-in key for events of the seed's shape).
 const (
 	DefaultPartitionKeyExpr = `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id`
 	DefaultPassReason       = "passed_all_filters"
 )
+
+// DefaultSources are the envelope sources allowed when filter.sources is not
+// set: the seed's and every Genesys Cloud EventBridge integration's (partner
+// event sources are aws.partner/genesys.com/cloud/{organizationId}/{name}), so
+// real events are not rejected before a config says otherwise.
+func DefaultSources() []string {
+	return []string{"genesys.cloud", "aws.partner/genesys.com/*"}
+}
 
 // Default returns a Config with every default set.
 func Default() Config {
@@ -183,23 +193,17 @@ func Default() Config {
 			WaitTime:      20 * time.Second,
 			HandleTimeout: 30 * time.Second,
 		},
-		Filter:       Filter{Sources: []string{"genesys.cloud"}, PassReason: DefaultPassReason},
-		PartitionKey: PartitionKey{Expr: DefaultPartitionKeyExpr, Hash: "fnv64a"},
-		Kinesis: Kinesis{
-			Stream:          "genesys-interactions-stream",
-			MaxBatchRecords: 500,
-			MaxBatchBytes:   5 << 20,
-			MaxRecordBytes:  1 << 20,
-			Linger:          10 * time.Millisecond,
-			MaxInFlight:     16,
-			QueueSize:       10000,
-			CallTimeout:     3 * time.Second,
-			RetryBase:       50 * time.Millisecond,
-			RetryMax:        1 * time.Second,
-			Client:          "direct",
-		},
+		Filter:          Filter{Sources: DefaultSources(), PassReason: DefaultPassReason},
+		PartitionKey:    PartitionKey{Hash: "fnv64a"},
+		Kinesis:         defaultKinesis(),
 		Sink:            "kinesis",
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        "info",
 	}
+}
+
+func defaultKinesis() Kinesis {
+	k := kinesis.DefaultOptions()
+	k.Stream = "genesys-interactions-stream"
+	return k
 }

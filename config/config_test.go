@@ -53,13 +53,13 @@ func TestDefault(t *testing.T) {
 		},
 		SQS: SQS{Workers: 4, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
 		Filter: Filter{
-			Sources:    []string{"genesys.cloud"},
+			// Both shapes: the seed's source and every Genesys Cloud partner event source.
+			Sources:    []string{"genesys.cloud", "aws.partner/genesys.com/*"},
 			PassReason: "passed_all_filters",
 		},
-		PartitionKey: PartitionKey{
-			Expr: `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id`,
-			Hash: "fnv64a",
-		},
+		// The built-in key: the seed's expression (below) for the seed's shape,
+		// conversationId for Genesys Cloud's.
+		PartitionKey: PartitionKey{Hash: "fnv64a"},
 		Kinesis: Kinesis{
 			Stream:          "genesys-interactions-stream",
 			MaxBatchRecords: 500,
@@ -76,6 +76,9 @@ func TestDefault(t *testing.T) {
 		Sink:            "kinesis",
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        "info",
+	}
+	if DefaultPartitionKeyExpr != `detail.?interaction.?routing.?queue.?id.orValue("") in ["", null] ? detail.?interaction.?id.orValue("") : detail.interaction.routing.queue.id` {
+		t.Errorf("DefaultPartitionKeyExpr = %s, want the seed's key", DefaultPartitionKeyExpr)
 	}
 	got := Default()
 	if !reflect.DeepEqual(got, want) {

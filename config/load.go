@@ -46,6 +46,11 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 		}
 	}
 	applyEnv(&cfg, lookup)
+	if len(doc.Content) > 0 {
+		if err := resolveInherited(doc.Content[0], &cfg); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/genesys-relay/genesys-relay/kinesis"
 )
 
 // ReservedFields are the record fields enrich.fields may not redefine.
@@ -92,7 +94,7 @@ func (c *Config) Validate() error {
 		bad("filter.pass_reason", "must not be empty")
 	}
 
-	if strings.TrimSpace(c.PartitionKey.Expr) == "" {
+	if c.PartitionKey.Expr != "" && strings.TrimSpace(c.PartitionKey.Expr) == "" { // "": the built-in key
 		bad("partition_key.expr", "must not be empty")
 	}
 	if c.PartitionKey.Hash != "fnv64a" && c.PartitionKey.Hash != "none" {
@@ -115,46 +117,20 @@ func (c *Config) Validate() error {
 
 	switch c.Sink {
 	case "kinesis":
+		if len(c.Outputs) > 0 {
+			break // each output's stream is checked below
+		}
 		if c.Kinesis.Stream == "" {
 			bad("kinesis.stream", "must name the stream (or set KINESIS_STREAM_NAME)")
+		} else if err := kinesis.StreamProblem("kinesis", c.Kinesis.Stream); err != nil {
+			errs = append(errs, err)
 		}
 	case "stdout":
 	default:
 		bad("sink", "want kinesis or stdout, got %q", c.Sink)
 	}
-	k := c.Kinesis
-	if k.MaxBatchRecords < 1 || k.MaxBatchRecords > 500 {
-		bad("kinesis.max_batch_records", "must be 1..500 (the PutRecords limit), got %d", k.MaxBatchRecords)
-	}
-	if k.MaxBatchBytes < 1 || k.MaxBatchBytes > 10<<20 {
-		bad("kinesis.max_batch_bytes", "must be 1..10485760, got %d", k.MaxBatchBytes)
-	}
-	if k.MaxRecordBytes < 1 || k.MaxRecordBytes > 10<<20 {
-		bad("kinesis.max_record_bytes", "must be 1..10485760, got %d", k.MaxRecordBytes)
-	}
-	if k.MaxRecordBytes > k.MaxBatchBytes {
-		bad("kinesis.max_record_bytes", "must not exceed kinesis.max_batch_bytes (%d)", k.MaxBatchBytes)
-	}
-	if k.Linger < 0 {
-		bad("kinesis.linger", "must not be negative, got %s", k.Linger)
-	}
-	if k.MaxInFlight < 1 {
-		bad("kinesis.max_in_flight", "must be positive, got %d", k.MaxInFlight)
-	}
-	if k.QueueSize < 1 {
-		bad("kinesis.queue_size", "must be positive, got %d", k.QueueSize)
-	}
-	if k.CallTimeout <= 0 {
-		bad("kinesis.call_timeout", "must be positive, got %s", k.CallTimeout)
-	}
-	if k.RetryBase <= 0 || k.RetryMax < k.RetryBase {
-		bad("kinesis.retry_base", "want 0 < retry_base <= retry_max, got %s and %s", k.RetryBase, k.RetryMax)
-	}
-	switch k.Client {
-	case "direct", "sdk":
-	default:
-		bad("kinesis.client", "want direct or sdk, got %q", k.Client)
-	}
+	errs = append(errs, c.Kinesis.Problems("kinesis")...)
+	errs = append(errs, c.validateRouting(bad)...)
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}

@@ -17,7 +17,7 @@ func TestOptionsDefaults(t *testing.T) {
 	want := Options{
 		Stream: "s", MaxBatchRecords: 500, MaxBatchBytes: 5 << 20, MaxRecordBytes: 1 << 20,
 		Linger: 10 * time.Millisecond, MaxInFlight: 16, QueueSize: DefaultQueueSize,
-		RetryBase: 50 * time.Millisecond, RetryMax: 2 * time.Second, CallTimeout: DefaultCallTimeout,
+		RetryBase: 50 * time.Millisecond, RetryMax: time.Second, CallTimeout: DefaultCallTimeout,
 	}
 	if o != want {
 		t.Errorf("defaults\n got %+v\nwant %+v", o, want)

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +21,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay"
 )
@@ -31,127 +29,6 @@ import (
 // it, and tests replace it with a fake.
 type PutRecordsAPI interface {
 	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
-}
-
-// Defaults of Options; the limits are those of a Kinesis stream with default
-// settings.
-const (
-	DefaultMaxBatchRecords = 500
-	DefaultMaxBatchBytes   = 5 << 20
-	DefaultMaxRecordBytes  = 1 << 20
-	DefaultLinger          = 10 * time.Millisecond
-	DefaultMaxInFlight     = 16
-	DefaultQueueSize       = 10000
-	DefaultRetryBase       = 50 * time.Millisecond
-	DefaultRetryMax        = 2 * time.Second
-	DefaultCallTimeout     = 10 * time.Second
-)
-
-// Options configure a Writer. Zero values take the defaults above.
-type Options struct {
-	// Stream is the stream name, or its ARN (for cross-account streams).
-	Stream string
-	// MaxBatchRecords caps records per PutRecords call (Kinesis allows 500).
-	MaxBatchRecords int
-	// MaxBatchBytes caps data plus partition key bytes per call (5 MiB; streams
-	// created since 2025 may accept 10 MiB).
-	MaxBatchBytes int
-	// MaxRecordBytes is the stream's maximum record size (data plus partition
-	// key). A larger record fails at Put with relay.ErrPermanent.
-	MaxRecordBytes int
-	// Linger is how long a partial batch waits for more records.
-	Linger time.Duration
-	// EagerFlush sends a partial batch before the linger has passed when every
-	// caller seen waiting at once in the last second or two is waiting in it,
-	// so that it is unlikely to grow: callers that send one record and wait for
-	// its answer (the HTTP input, as EventBridge sends) then share one call
-	// without waiting for the linger. A lone record still waits for the linger.
-	EagerFlush bool
-	// MaxInFlight caps concurrent PutRecords calls. While every call is busy,
-	// records accumulate into larger batches.
-	MaxInFlight int
-	// QueueSize caps the records waiting for a batch. When it is full, Put fails
-	// at once with relay.ErrOverloaded rather than holding unbounded memory.
-	QueueSize int
-	// RetryBase and RetryMax bound the exponential backoff (with full jitter)
-	// between attempts of a record.
-	RetryBase, RetryMax time.Duration
-	// CallTimeout bounds one PutRecords call; a call also ends at the latest
-	// deadline of the callers whose records it carries.
-	CallTimeout time.Duration
-	// Aggregate packs records sharing a partition key into one Kinesis record in
-	// the Kinesis Producer Library format (consumers must deaggregate).
-	Aggregate bool
-	// Registerer receives the writer's metrics; nil keeps them unregistered.
-	Registerer prometheus.Registerer
-	// Logger receives call failures; nil discards them.
-	Logger *slog.Logger
-}
-
-var streamNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
-
-// withDefaults fills zero values and checks the rest. Errors name the
-// configuration key, because operators see them at start-up.
-func (o Options) withDefaults() (Options, error) {
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defDur := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&o.MaxBatchRecords, DefaultMaxBatchRecords)
-	def(&o.MaxBatchBytes, DefaultMaxBatchBytes)
-	def(&o.MaxRecordBytes, DefaultMaxRecordBytes)
-	def(&o.MaxInFlight, DefaultMaxInFlight)
-	def(&o.QueueSize, DefaultQueueSize)
-	defDur(&o.Linger, DefaultLinger)
-	defDur(&o.RetryBase, DefaultRetryBase)
-	defDur(&o.RetryMax, DefaultRetryMax)
-	defDur(&o.CallTimeout, DefaultCallTimeout)
-
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("kinesis.%s: "+format, append([]any{key}, args...)...))
-	}
-	switch {
-	case o.Stream == "":
-		bad("stream", "is required")
-	case strings.HasPrefix(o.Stream, "arn:"):
-		if !strings.Contains(o.Stream, ":stream/") {
-			bad("stream", "%q is not a Kinesis stream ARN", o.Stream)
-		}
-	case !streamNameRE.MatchString(o.Stream):
-		bad("stream", "%q is not a valid stream name (1-128 of a-z A-Z 0-9 _ . -)", o.Stream)
-	}
-	if o.MaxBatchRecords < 1 || o.MaxBatchRecords > 500 {
-		bad("max_batch_records", "must be between 1 and 500, got %d", o.MaxBatchRecords)
-	}
-	if o.MaxBatchBytes < 1 {
-		bad("max_batch_bytes", "must be positive, got %d", o.MaxBatchBytes)
-	}
-	if o.MaxRecordBytes < 1 || o.MaxRecordBytes > o.MaxBatchBytes {
-		bad("max_record_bytes", "must be between 1 and max_batch_bytes (%d), got %d", o.MaxBatchBytes, o.MaxRecordBytes)
-	}
-	if o.Linger < 0 {
-		bad("linger", "must not be negative, got %s", o.Linger)
-	}
-	if o.MaxInFlight < 1 {
-		bad("max_in_flight", "must be positive, got %d", o.MaxInFlight)
-	}
-	if o.QueueSize < 1 {
-		bad("queue_size", "must be positive, got %d", o.QueueSize)
-	}
-	if o.RetryBase < 0 || o.RetryMax < o.RetryBase {
-		bad("retry", "need 0 <= base <= max, got base %s max %s", o.RetryBase, o.RetryMax)
-	}
-	if o.CallTimeout < 0 {
-		bad("call_timeout", "must not be negative, got %s", o.CallTimeout)
-	}
-	return o, errors.Join(errs...)
 }
 
 // ErrClosed is returned by Put once Close has begun, and to callers whose records

@@ -18,6 +18,8 @@ var benchSets = []struct {
 }{
 	{"seed", "relay.yaml", "seed-events.jsonl", true},
 	{"genesys", "genesys-conversations.yaml", "genesys-events.jsonl", true},
+	// The same events through seven routes (examples/genesys-routing.yaml).
+	{"genesys-routing", "genesys-routing.yaml", "genesys-events.jsonl", true},
 	{"forward-1k", "relay.yaml", "bench-forward-1k.json", false},
 }
 

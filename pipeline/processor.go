@@ -27,8 +27,14 @@ var structValueType = reflect.TypeOf(&structpb.Value{})
 type Processor struct {
 	Rules           *rules.Set
 	includeEnvelope bool
+	routes          []RouteInfo
 	// Now stamps processed_at; tests replace it.
 	Now func() time.Time
+}
+
+// RouteInfo names a route and where it writes.
+type RouteInfo struct {
+	Name, Output, Stream string
 }
 
 // New compiles the rules of cfg.
@@ -37,19 +43,58 @@ func New(cfg *config.Config) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Processor{Rules: set, includeEnvelope: cfg.Enrich.IncludeEnvelope, Now: time.Now}, nil
+	outputs := cfg.EffectiveOutputs()
+	routes := make([]RouteInfo, len(set.Routes))
+	for i, r := range set.Routes {
+		routes[i] = RouteInfo{Name: r.Name, Output: r.Output, Stream: outputs[r.Output].Stream}
+	}
+	return &Processor{Rules: set, includeEnvelope: cfg.Enrich.IncludeEnvelope, routes: routes, Now: time.Now}, nil
 }
+
+// Routes describes the routes in config order; Routed.Route indexes it.
+func (p *Processor) Routes() []RouteInfo { return p.routes }
 
 // Outcome is a Result with what an operator needs to know about how it was reached.
 type Outcome struct {
 	relay.Result
+	// Route indexes Routes() for the first route the event takes; Result.Record
+	// is that route's record (Forward only).
+	Route int
+	// More are the further routes the event takes, in config order (nil when
+	// it takes one).
+	More []Routed
 	// RuleErr is the evaluation error that decided a fail-closed drop.
 	RuleErr error
+	// RouteErrs are the routes whose when failed to evaluate (not taken).
+	RouteErrs []RouteError
 	// HashKeyErr is true when the configured explicit hash key failed to evaluate
 	// or was not a decimal in [0, 2^128); the record is sent without one.
 	HashKeyErr bool
 	// FieldErrs are enrichment fields that failed to evaluate (written as null).
 	FieldErrs []string
+}
+
+// Routed is one route an event takes and its record there.
+type Routed struct {
+	Route  int // index in Processor.Routes()
+	Record relay.Record
+	// KeyFallback and HashKeyErr are as in Result and Outcome, for this route.
+	KeyFallback, HashKeyErr bool
+}
+
+// RouteError is a route whose when failed to evaluate for an event.
+type RouteError struct {
+	Route int
+	Err   error
+}
+
+// Routes returns every route a forwarded event takes, first one first.
+func (o *Outcome) Routes() []Routed {
+	if o.Decision != relay.Forward {
+		return nil
+	}
+	first := Routed{Route: o.Route, Record: o.Record, KeyFallback: o.KeyFallback, HashKeyErr: o.HashKeyErr}
+	return append([]Routed{first}, o.More...)
 }
 
 // Evaluate decodes raw and decides what to do with it. It never writes anywhere.
@@ -88,30 +133,7 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 		out.RuleErr = ruleErr
 		return out, nil
 	}
-	out.Decision = relay.Forward
-	out.Record.PartitionKey, out.KeyFallback = p.partitionKey(vars, env.ID)
-	if ehk, err := p.Rules.ExplicitHashKey(vars); err == nil && validHashKey(ehk) {
-		out.Record.ExplicitHashKey = ehk
-	} else if err != nil || ehk != "" {
-		// Configured but failed or out of range: Kinesis places the record by its
-		// partition key instead; counted so it is not silent.
-		out.HashKeyErr = true
-	}
-	original := env.Detail
-	if p.includeEnvelope {
-		original = env.Raw
-	}
-	b := make([]byte, 0, len(original)+192)
-	b = appendRecord(b, original, reason, p.Now(), env.Region, env.ID)
-	for i, f := range p.Rules.Fields {
-		v, err := p.Rules.FieldValue(i, vars)
-		if err != nil {
-			out.FieldErrs = append(out.FieldErrs, f.Name)
-			v = nil
-		}
-		b = appendField(b, f.Name, v)
-	}
-	out.Record.Data = append(b, '}')
+	p.route(&out, env, vars)
 	return out, nil
 }
 
@@ -129,23 +151,23 @@ func newVars(env *Envelope, detail *jsonObject, acc *rules.Access) *rules.Vars {
 	return vars
 }
 
-// partitionKey evaluates the key and applies the hash. An empty or failing key, or
+// partitionKey evaluates key and applies its hash. An empty or failing key, or
 // one outside Kinesis's 1–256 characters, falls back to the envelope id.
-func (p *Processor) partitionKey(vars *rules.Vars, id string) (string, bool) {
-	v, err := p.Rules.KeyValue(vars)
+func partitionKey(key *rules.Key, vars *rules.Vars, id string) (string, bool) {
+	v, hash, err := key.Value(vars)
 	if err == nil {
-		if k := p.hash(v); validKey(k) {
+		if k := hashWith(hash, v); validKey(k) {
 			return k, false
 		}
 	}
-	if k := p.hash(id); validKey(k) {
+	if k := hashWith(hash, id); validKey(k) {
 		return k, true
 	}
 	return fnv64a(id), true
 }
 
-func (p *Processor) hash(v string) string {
-	if p.Rules.HashKey == "none" {
+func hashWith(hash, v string) string {
+	if hash == "none" {
 		return v
 	}
 	return fnv64a(v)

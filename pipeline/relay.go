@@ -3,41 +3,98 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/config"
 )
 
 // Relay is the relay.Handler shared by every input: it evaluates an envelope with
-// the current Processor and, for a forwarded event, waits until the sink accepted
-// its record. The Processor can be swapped at run time (config reload) without
-// stopping traffic.
+// the current Processor and, for a forwarded event, waits until the sink of
+// every route the event takes accepted its record. The Processor can be
+// swapped at run time (config reload) without stopping traffic; the sinks
+// (one per output) stay.
 type Relay struct {
-	proc atomic.Pointer[Processor]
-	sink relay.Sink
-	m    *metrics
-	log  *slog.Logger
+	st    atomic.Pointer[state]
+	sinks func(output string) (relay.Sink, bool)
+	m     *metrics
+	log   *slog.Logger
 }
 
-// NewRelay returns a Relay writing to sink. reg may be nil.
+// state is a Processor with, per route, its sink and metric series.
+type state struct {
+	proc   *Processor
+	routes []routeState
+}
+
+type routeState struct {
+	sink                       relay.Sink
+	output                     string
+	taken, errors              prometheus.Counter
+	written, retryable, failed prometheus.Counter
+}
+
+// NewRelay returns a Relay writing every route's records to sink. reg may be nil.
 func NewRelay(p *Processor, sink relay.Sink, reg prometheus.Registerer, log *slog.Logger) *Relay {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	r, err := newRelay(p, func(string) (relay.Sink, bool) { return sink, true }, reg, log)
+	if err != nil {
+		panic(err) // unreachable: every output has the sink
 	}
-	r := &Relay{sink: sink, m: newMetrics(reg), log: log}
-	r.proc.Store(p)
 	return r
 }
 
-// Processor returns the current processor.
-func (r *Relay) Processor() *Processor { return r.proc.Load() }
+// NewRelayTo returns a Relay writing each route's records to the sink of its
+// output, sinks[route.Output]. It fails when a route's output has no sink.
+// reg may be nil.
+func NewRelayTo(p *Processor, sinks map[string]relay.Sink, reg prometheus.Registerer, log *slog.Logger) (*Relay, error) {
+	return newRelay(p, func(o string) (relay.Sink, bool) { s, ok := sinks[o]; return s, ok }, reg, log)
+}
 
-// Swap installs a new processor; events already being evaluated finish with the old.
-func (r *Relay) Swap(p *Processor) { r.proc.Store(p) }
+func newRelay(p *Processor, sinks func(string) (relay.Sink, bool), reg prometheus.Registerer, log *slog.Logger) (*Relay, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Relay{sinks: sinks, m: newMetrics(reg), log: log}
+	if err := r.Swap(p); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Processor returns the current processor.
+func (r *Relay) Processor() *Processor { return r.st.Load().proc }
+
+// Swap installs a new processor; events already being evaluated finish with
+// the old. It fails, keeping the old one, when a route of p writes to an
+// output the Relay has no sink for (outputs change only with a restart). The
+// metric series of p's routes and outputs exist from here on, at 0.
+func (r *Relay) Swap(p *Processor) error {
+	st := &state{proc: p, routes: make([]routeState, len(p.routes))}
+	for i, ri := range p.routes {
+		sink, ok := r.sinks(ri.Output)
+		if !ok {
+			return fmt.Errorf("route %q writes to output %q, which the running relay does not have (outputs change only with a restart)", ri.Name, ri.Output)
+		}
+		st.routes[i] = routeState{sink: sink, output: ri.Output,
+			taken:     r.m.routeEvents.WithLabelValues(ri.Name),
+			errors:    r.m.routeErrors.WithLabelValues(ri.Name),
+			written:   r.m.outputRecords.WithLabelValues(ri.Output, "written"),
+			retryable: r.m.outputRecords.WithLabelValues(ri.Output, "retryable"),
+			failed:    r.m.outputRecords.WithLabelValues(ri.Output, "permanent"),
+		}
+	}
+	if p.Rules.Routed {
+		r.m.dropped.WithLabelValues(config.NoRoute)
+	}
+	r.st.Store(st)
+	return nil
+}
 
 // Input returns the Handler an input uses; name labels its metrics ("http", "sqs").
 func (r *Relay) Input(name string) relay.Handler {
@@ -68,7 +125,8 @@ func (in *input) Handle(ctx context.Context, raw []byte) (relay.Result, error) {
 	m.inFlight.Inc()
 	defer m.inFlight.Dec()
 
-	out, err := r.proc.Load().Evaluate(raw)
+	st := r.st.Load()
+	out, err := st.proc.Evaluate(raw)
 	if err != nil {
 		m.rejected.WithLabelValues(relay.RejectReason(err)).Inc()
 		return out.Result, err
@@ -79,8 +137,20 @@ func (in *input) Handle(ctx context.Context, raw []byte) (relay.Result, error) {
 	if out.HashKeyErr {
 		m.hashKeyErrors.Inc()
 	}
+	for _, rt := range out.More {
+		if rt.KeyFallback {
+			m.keyFallbacks.Inc()
+		}
+		if rt.HashKeyErr {
+			m.hashKeyErrors.Inc()
+		}
+	}
 	for _, f := range out.FieldErrs {
 		m.enrichErrors.WithLabelValues(f).Inc()
+	}
+	for _, re := range out.RouteErrs {
+		st.routes[re.Route].errors.Inc()
+		r.log.Debug("route evaluation error, route not taken", "id", out.ID, "route", st.proc.routes[re.Route].Name, "err", re.Err)
 	}
 	if out.Decision == relay.Drop {
 		m.dropped.WithLabelValues(out.Reason).Inc()
@@ -91,7 +161,7 @@ func (in *input) Handle(ctx context.Context, raw []byte) (relay.Result, error) {
 		in.durDrop.Observe(time.Since(start).Seconds())
 		return out.Result, nil
 	}
-	if err := r.sink.Put(ctx, out.Record); err != nil {
+	if err := in.putAll(ctx, st, &out); err != nil {
 		if relay.Retryable(err) {
 			in.retryable.Inc()
 		} else {
@@ -107,8 +177,61 @@ func (in *input) Handle(ctx context.Context, raw []byte) (relay.Result, error) {
 	return out.Result, nil
 }
 
+// putAll writes the event's record on every route it takes, each to its
+// output's sink, at once, and returns when all answered: nil when every
+// sink accepted. Otherwise a permanent failure wins over a retryable one
+// (sending the event again could never succeed); the outputs that accepted
+// keep their record, so a retried event may be written there twice.
+func (in *input) putAll(ctx context.Context, st *state, out *Outcome) error {
+	if len(out.More) == 0 {
+		return in.put(ctx, st, out.Route, out.Record)
+	}
+	errs := make([]error, len(out.More))
+	var wg sync.WaitGroup
+	for i := range out.More {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = in.put(ctx, st, out.More[i].Route, out.More[i].Record)
+		}()
+	}
+	// The first route's Put runs on this goroutine meanwhile; every Put
+	// returns by ctx's end at the latest, so Wait is bounded by it too.
+	first := in.put(ctx, st, out.Route, out.Record)
+	wg.Wait()
+	err := first
+	for _, e := range errs {
+		if e != nil && (err == nil || relay.Retryable(err) && !relay.Retryable(e)) {
+			err = e
+		}
+	}
+	return err
+}
+
+// put writes rec to route i's sink and counts the outcome for its output.
+func (in *input) put(ctx context.Context, st *state, i int, rec relay.Record) error {
+	rs := &st.routes[i]
+	rs.taken.Inc()
+	err := rs.sink.Put(ctx, rec)
+	switch {
+	case err == nil:
+		rs.written.Inc()
+		return nil
+	case relay.Retryable(err):
+		rs.retryable.Inc()
+	default:
+		rs.failed.Inc()
+	}
+	if len(st.routes) > 1 {
+		return fmt.Errorf("output %s: %w", rs.output, err)
+	}
+	return err
+}
+
 type metrics struct {
 	received, forwarded, failed *prometheus.CounterVec
+	routeEvents, routeErrors    *prometheus.CounterVec
+	outputRecords               *prometheus.CounterVec
 	dropped, rejected           *prometheus.CounterVec
 	ruleErrors, enrichErrors    *prometheus.CounterVec
 	keyFallbacks, hashKeyErrors prometheus.Counter
@@ -137,6 +260,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Partition keys that were empty or failed and fell back to the envelope id."}),
 		hashKeyErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "explicit_hash_key_errors_total",
 			Help: "Configured explicit hash keys that failed or were out of range; the record was placed by its partition key."}),
+		routeEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "route_events_total",
+			Help: "Events that passed the filter and took the route, by route."}, []string{"route"}),
+		routeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "route_errors_total",
+			Help: "Route when evaluation errors (the route was not taken: fail closed), by route."}, []string{"route"}),
+		outputRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "output_records_total",
+			Help: "Records handed to an output, by output and outcome (written: the sink accepted it; retryable, permanent: it did not)."}, []string{"output", "outcome"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "events_in_flight",
 			Help: "Events being processed or waiting for the sink."}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "event_duration_seconds",
@@ -145,6 +274,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.received, m.forwarded, m.failed, m.dropped, m.rejected, m.ruleErrors,
+			m.routeEvents, m.routeErrors, m.outputRecords,
 			m.enrichErrors, m.keyFallbacks, m.hashKeyErrors, m.inFlight, m.duration)
 	}
 	return m

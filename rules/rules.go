@@ -74,7 +74,17 @@ type Set struct {
 	ehk    cel.Program
 	// HashKey is the partition_key.hash setting.
 	HashKey string
-	access  *Access
+	// Key is the top-level partition_key, compiled.
+	Key *Key
+	// Routes are the routes in config order: the configured ones, or one
+	// route, config.DefaultRoute, taking every event to config.DefaultOutput.
+	Routes []Route
+	// Routed is true when the config has routes of its own (an event may then
+	// match none and be dropped as config.NoRoute).
+	Routed bool
+	// FieldSets is the number of distinct Route.FieldSet values.
+	FieldSets int
+	access    *Access
 }
 
 // NewEnv returns the CEL environment every expression is compiled in.
@@ -113,14 +123,9 @@ func Compile(c *config.Config) (*Set, error) {
 		}
 		s.Rules = append(s.Rules, Rule{Name: r.Name, DropIf: dropIf, prg: prg})
 	}
-	if s.key, err = s.compile(env, c.PartitionKey.Expr, cel.StringType); err != nil {
-		errs = append(errs, fmt.Errorf("partition_key.expr: %w", err))
-	}
-	if c.PartitionKey.ExplicitHashKey != "" {
-		if s.ehk, err = s.compile(env, c.PartitionKey.ExplicitHashKey, cel.StringType); err != nil {
-			errs = append(errs, fmt.Errorf("partition_key.explicit_hash_key: %w", err))
-		}
-	}
+	top, kerrs := s.compileKey(env, c.PartitionKey, "partition_key")
+	errs = append(errs, kerrs...)
+	s.Key, s.key, s.ehk = top, top.prg, top.ehk
 	names := make([]string, 0, len(c.Enrich.Fields))
 	for name := range c.Enrich.Fields {
 		names = append(names, name)
@@ -134,6 +139,7 @@ func Compile(c *config.Config) (*Set, error) {
 		}
 		s.Fields = append(s.Fields, Field{Name: name, prg: prg})
 	}
+	errs = append(errs, s.compileRoutes(env, c, top)...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", config.ErrInvalid, errors.Join(errs...))
 	}

@@ -15,11 +15,21 @@ type checkLine struct {
 	Decision     string          `json:"decision"`
 	Reason       *string         `json:"reason"`
 	PartitionKey *string         `json:"partition_key"`
+	Routes       []routeLine     `json:"routes,omitempty"`
 	Record       json.RawMessage `json:"record,omitempty"`
 	Error        string          `json:"error,omitempty"`
 	RuleError    string          `json:"rule_error,omitempty"`
 	FieldErrors  []string        `json:"field_errors,omitempty"`
 	KeyFallback  bool            `json:"partition_key_fallback,omitempty"`
+	RouteErrors  []string        `json:"route_errors,omitempty"`
+}
+
+// routeLine is one route a forwarded event takes; partition_key at the top
+// of the line is the first route's.
+type routeLine struct {
+	Route        string `json:"route"`
+	Stream       string `json:"stream"`
+	PartitionKey string `json:"partition_key"`
 }
 
 func runCheck(_ context.Context, args []string, e env) int {
@@ -66,6 +76,13 @@ func evaluateLine(p *pipeline.Processor, raw []byte) checkLine {
 	l.Reason = &out.Reason
 	if out.RuleErr != nil {
 		l.RuleError = out.RuleErr.Error()
+	}
+	for _, re := range out.RouteErrs {
+		l.RouteErrors = append(l.RouteErrors, re.Err.Error())
+	}
+	for _, r := range out.Routes() {
+		info := p.Routes()[r.Route]
+		l.Routes = append(l.Routes, routeLine{Route: info.Name, Stream: info.Stream, PartitionKey: r.Record.PartitionKey})
 	}
 	if out.Decision == relay.Forward {
 		l.PartitionKey = &out.Record.PartitionKey

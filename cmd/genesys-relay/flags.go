@@ -67,29 +67,35 @@ func load(path string, stderr io.Writer) (*config.Config, *pipeline.Processor, b
 	return cfg, p, true
 }
 
-// opened is a loaded config with its sink and the handler one input uses.
+// opened is a loaded config with its sinks and the handler one input uses.
 type opened struct {
 	cfg     *config.Config
 	log     *slog.Logger
-	sink    relay.Sink
+	sink    interface{ Close(context.Context) error } // every output's sink
 	handler relay.Handler
 }
 
-// open loads path and builds the configured sink and the pipeline in front of it,
-// for commands that process events outside serve. It prints errors and returns the
-// exit code to use when ok is false.
+// open loads path and builds the configured sinks (one per output) and the
+// pipeline in front of them, for commands that process events outside serve.
+// It prints errors and returns the exit code to use when ok is false.
 func open(ctx context.Context, path, input string, e env) (o opened, code int, ok bool) {
 	cfg, p, ok := load(path, e.stderr)
 	if !ok {
 		return o, exitInvalid, false
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	sink, err := daemon.NewSink(ctx, cfg, nil, log, e.stdout)
+	sinks, err := daemon.NewSinks(ctx, cfg, nil, log, e.stdout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "genesys-relay: %v\n", err)
 		return o, exitFailed, false
 	}
-	return opened{cfg: cfg, log: log, sink: sink, handler: pipeline.NewRelay(p, sink, nil, log).Input(input)}, 0, true
+	rl, err := pipeline.NewRelayTo(p, sinks, nil, log)
+	if err != nil { // unreachable: NewSinks builds every output's sink
+		_ = sinks.Close(ctx)
+		fmt.Fprintf(e.stderr, "genesys-relay: %v\n", err)
+		return o, exitFailed, false
+	}
+	return opened{cfg: cfg, log: log, sink: sinks, handler: rl.Input(input)}, 0, true
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

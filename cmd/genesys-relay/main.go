@@ -54,6 +54,7 @@ var commands = []command{
 	{"check", "compile the config and show the decision for each event in files", runCheck},
 	{"test", "run the config's tests: cases", runTest},
 	{"replay", "push events from files through the full pipeline to the sink", runReplay},
+	{"init", "write a starter config for Genesys Cloud's EventBridge integration", runInit},
 	{"version", "print the version", runVersion},
 }
 

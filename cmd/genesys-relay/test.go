@@ -65,6 +65,9 @@ func runCase(cfg *config.Config, p *pipeline.Processor, tc config.TestCase) []st
 	if want.PartitionKey != "" && (l.PartitionKey == nil || *l.PartitionKey != want.PartitionKey) {
 		problems = append(problems, fmt.Sprintf("partition_key %s, want %q", str(l.PartitionKey), want.PartitionKey))
 	}
+	if want.Routes != nil {
+		problems = append(problems, routeProblems(l.Routes, want.Routes)...)
+	}
 	if len(want.Fields) > 0 {
 		var rec map[string]any
 		if err := json.Unmarshal(l.Record, &rec); err != nil {
@@ -118,4 +121,36 @@ func str(s *string) string {
 		return "null"
 	}
 	return fmt.Sprintf("%q", *s)
+}
+
+// routeProblems compares the routes an event took with the expected ones, in
+// order; an expected stream or partition key is compared only when given.
+func routeProblems(got []routeLine, want []config.ExpectRoute) []string {
+	names := func() string {
+		var n []string
+		for _, r := range got {
+			n = append(n, r.Route)
+		}
+		return "[" + strings.Join(n, " ") + "]"
+	}
+	if len(got) != len(want) {
+		var w []string
+		for _, r := range want {
+			w = append(w, r.Route)
+		}
+		return []string{fmt.Sprintf("routes %s, want [%s]", names(), strings.Join(w, " "))}
+	}
+	var problems []string
+	for i, w := range want {
+		g := got[i]
+		switch {
+		case g.Route != w.Route:
+			problems = append(problems, fmt.Sprintf("routes[%d] %s, want %s (routes %s)", i, g.Route, w.Route, names()))
+		case w.Stream != "" && g.Stream != w.Stream:
+			problems = append(problems, fmt.Sprintf("route %s: stream %q, want %q", g.Route, g.Stream, w.Stream))
+		case w.PartitionKey != "" && g.PartitionKey != w.PartitionKey:
+			problems = append(problems, fmt.Sprintf("route %s: partition_key %q, want %q", g.Route, g.PartitionKey, w.PartitionKey))
+		}
+	}
+	return problems
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -36,7 +37,8 @@ type Options struct {
 	// Reload asks for the config file to be read again (SIGHUP). A bad new config is
 	// logged and the running one kept.
 	Reload <-chan struct{}
-	// Sink replaces the configured sink (tests); nil builds it from the config.
+	// Sink replaces the configured sinks (tests): every output writes to it;
+	// nil builds one per output from the config.
 	Sink relay.Sink
 	// Stdout is where sink: stdout writes (default os.Stdout).
 	Stdout io.Writer
@@ -65,13 +67,15 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	sink := o.Sink
-	if sink == nil {
-		if sink, err = newSink(ctx, cfg, reg, log, o.Stdout); err != nil {
-			return err
-		}
+	sinks, closeSinks, err := buildSinks(ctx, o, reg, log)
+	if err != nil {
+		return err
 	}
-	rl := pipeline.NewRelay(proc, sink, reg, log)
+	rl, err := pipeline.NewRelayTo(proc, sinks, reg, log)
+	if err != nil {
+		_ = closeSinks(context.Background())
+		return err
+	}
 
 	var ready atomic.Bool
 	ingest := httpin.New(rl.Input("http"), httpin.Options{
@@ -93,7 +97,7 @@ func Run(ctx context.Context, o Options) error {
 
 	lnIngest, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		_ = sink.Close(context.Background())
+		_ = closeSinks(context.Background())
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	ingestSrv := httpin.NewServer(ingest, httpin.ServerOptions{Path: cfg.HTTP.Path, Other: other, Logger: log})
@@ -104,7 +108,7 @@ func Run(ctx context.Context, o Options) error {
 		ln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
 			lnIngest.Close()
-			_ = sink.Close(context.Background())
+			_ = closeSinks(context.Background())
 			return fmt.Errorf("listen %s: %w", cfg.MetricsListen, err)
 		}
 		servers = append(servers, opsServer{newServer(ops, cfg, log)})
@@ -131,7 +135,7 @@ func Run(ctx context.Context, o Options) error {
 			for _, srv := range servers {
 				srv.Close()
 			}
-			_ = sink.Close(context.Background())
+			_ = closeSinks(context.Background())
 			return err
 		}
 		wg.Add(1)
@@ -182,7 +186,7 @@ loop:
 	case <-sctx.Done():
 		log.Error("inputs did not stop before the shutdown timeout")
 	}
-	if err := sink.Close(sctx); err != nil {
+	if err := closeSinks(sctx); err != nil {
 		log.Error("sink flush incomplete", "err", err)
 		if runErr == nil {
 			runErr = fmt.Errorf("flush on shutdown: %w", err)
@@ -239,23 +243,29 @@ func newAuth(a config.Auth) *httpin.Auth {
 	return httpin.NewAuth(header, keys, user, pass)
 }
 
-// reload re-reads the config file and swaps in its rules and the accepted
-// credentials (so that a key removed in a rotation stops working). Settings
-// other than filter, partition_key, enrich and http.auth need a restart; a
-// change to them is logged.
+// reload re-reads the config file and swaps in its rules and routes and the
+// accepted credentials (so that a key removed in a rotation stops working).
+// A file whose outputs differ from the running ones is refused as a whole:
+// outputs are built at start-up. Other settings than filter, partition_key,
+// enrich, routes and http.auth need a restart; a change to them is logged.
 func reload(cur *config.Config, rl *pipeline.Relay, ingest *httpin.Handler, log *slog.Logger, reloads *prometheus.CounterVec) {
 	if cur.Path == "" {
 		log.Warn("reload requested but the config was not loaded from a file")
 		return
 	}
 	next, err := config.Load(cur.Path)
+	if err == nil && (len(cur.Outputs) > 0 || len(next.Outputs) > 0) && !maps.Equal(cur.EffectiveOutputs(), next.EffectiveOutputs()) {
+		err = errors.New("outputs changed: they take effect only after a restart")
+	}
 	if err == nil {
 		var p *pipeline.Processor
 		if p, err = pipeline.New(next); err == nil {
-			rl.Swap(p)
+			err = rl.Swap(p)
+		}
+		if err == nil {
 			ingest.SetAuth(newAuth(next.HTTP.Auth))
 			reloads.WithLabelValues("ok").Inc()
-			log.Info("config reloaded", "path", cur.Path, "rules", len(next.Filter.Rules))
+			log.Info("config reloaded", "path", cur.Path, "rules", len(next.Filter.Rules), "routes", len(next.Routes))
 			nh, ch := next.HTTP, cur.HTTP
 			nh.Auth, ch.Auth = config.Auth{}, config.Auth{}
 			if next.Listen != cur.Listen || nh != ch || next.Kinesis != cur.Kinesis || next.Sink != cur.Sink || next.SQS != cur.SQS {

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,17 +22,91 @@ import (
 	"github.com/genesys-relay/genesys-relay/stdout"
 )
 
-// NewSink builds the configured sink. For Kinesis it checks at start-up that the
-// stream exists (DescribeStreamSummary), so a wrong name or region fails fast,
-// and writes through the direct PutRecords client unless kinesis.client is sdk.
-func NewSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, w io.Writer) (relay.Sink, error) {
+// Sinks are the sinks of a config's outputs, by output name (one,
+// config.DefaultOutput, for a config without outputs:).
+type Sinks map[string]relay.Sink
+
+// Close flushes every sink at once, each within ctx, and returns their
+// errors joined, each naming its output.
+func (s Sinks) Close(ctx context.Context) error {
+	errs := make([]error, 0, len(s))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, sink := range s {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := sink.Close(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("output %s: %w", name, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// NewSinks builds one sink per output of cfg: for Kinesis, one client and one
+// Writer each, so each output batches on its own. It checks at start-up that
+// every stream exists (DescribeStreamSummary), so a wrong name or region fails
+// fast with an error naming the output and the routes that write to it. With
+// outputs:, a Writer's metrics carry an output label. The sinks built before
+// a failure are closed.
+func NewSinks(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, w io.Writer) (Sinks, error) {
+	outputs := cfg.EffectiveOutputs()
+	sinks := make(Sinks, len(outputs))
 	if cfg.Sink == "stdout" {
 		if w == nil {
 			w = os.Stdout
 		}
-		return stdout.New(w), nil
+		out := stdout.New(w)
+		for name, o := range outputs {
+			sinks[name] = out
+			if len(cfg.Outputs) > 0 {
+				sinks[name] = out.Stream(o.Stream)
+			}
+		}
+		return sinks, nil
 	}
-	k := cfg.Kinesis
+	for _, name := range slices.Sorted(maps.Keys(outputs)) {
+		r := reg
+		if reg != nil && len(cfg.Outputs) > 0 {
+			r = prometheus.WrapRegistererWith(prometheus.Labels{"output": name}, reg)
+		}
+		sink, err := newKinesisSink(ctx, outputs[name], r, log)
+		if err != nil {
+			_ = sinks.Close(context.Background())
+			if len(cfg.Outputs) == 0 {
+				return nil, err
+			}
+			return nil, fmt.Errorf("outputs.%s (%s): %w", name, routesTo(cfg, name), err)
+		}
+		sinks[name] = sink
+	}
+	return sinks, nil
+}
+
+// routesTo names the routes that write to output, for error messages.
+func routesTo(cfg *config.Config, output string) string {
+	var names []string
+	for _, r := range cfg.Routes {
+		if r.To == output {
+			names = append(names, strconv.Quote(r.Name))
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "no route writes to it"
+	case 1:
+		return "route " + names[0]
+	}
+	return "routes " + strings.Join(names, ", ")
+}
+
+// newKinesisSink builds the Writer of one output, through the direct
+// PutRecords client unless its client is sdk.
+func newKinesisSink(ctx context.Context, k config.Kinesis, reg prometheus.Registerer, log *slog.Logger) (relay.Sink, error) {
 	client, err := kinesis.NewClient(ctx, k.Region, k.Endpoint)
 	if err != nil {
 		return nil, err
@@ -49,28 +128,28 @@ func NewSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
 			return nil, err
 		}
 	}
-	return kinesis.NewWriter(api, kinesis.Options{
-		Stream:          k.Stream,
-		MaxBatchRecords: k.MaxBatchRecords,
-		MaxBatchBytes:   k.MaxBatchBytes,
-		MaxRecordBytes:  k.MaxRecordBytes,
-		Linger:          k.Linger,
-		MaxInFlight:     k.MaxInFlight,
-		QueueSize:       k.QueueSize,
-		RetryBase:       k.RetryBase,
-		RetryMax:        k.RetryMax,
-		CallTimeout:     k.CallTimeout,
-		Aggregate:       k.Aggregate,
-		Registerer:      reg,
-		Logger:          log,
-		// Senders wait for their answers (HTTP, as EventBridge sends; SQS
-		// workers): once all of them are in a batch it goes out at once.
-		EagerFlush: true,
-	})
+	k.Registerer, k.Logger = reg, log
+	// Senders wait for their answers (HTTP, as EventBridge sends; SQS
+	// workers): once all of them are in a batch it goes out at once.
+	k.EagerFlush = true
+	return kinesis.NewWriter(api, k)
 }
 
-func newSink(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, w io.Writer) (relay.Sink, error) {
-	return NewSink(ctx, cfg, reg, log, w)
+// buildSinks returns the sinks Run writes to, by output, and how to close
+// them: o.Sink for every output when set (tests), else NewSinks.
+func buildSinks(ctx context.Context, o Options, reg prometheus.Registerer, log *slog.Logger) (Sinks, func(context.Context) error, error) {
+	if o.Sink != nil {
+		sinks := Sinks{}
+		for name := range o.Config.EffectiveOutputs() {
+			sinks[name] = o.Sink
+		}
+		return sinks, o.Sink.Close, nil
+	}
+	sinks, err := NewSinks(ctx, o.Config, reg, log, o.Stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sinks, sinks.Close, nil
 }
 
 // newSQS builds the queue consumer; the returned function runs it until its
