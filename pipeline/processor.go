@@ -58,13 +58,38 @@ func (p *Processor) Evaluate(raw []byte) (Outcome, error) {
 	return p.evaluate(raw, p.Rules.Access())
 }
 
+// Decide is Evaluate without the record: the decision, the reason and, with
+// withKey, the partition key of a forwarded event — what tools comparing
+// configurations over many events need, without the cost of the record.
+func (p *Processor) Decide(raw []byte, withKey bool) (Outcome, error) {
+	upTo := stageDecision
+	if withKey {
+		upTo = stageKey
+	}
+	return p.evaluateTo(raw, p.Rules.Access(), upTo)
+}
+
+// stage is how far evaluateTo goes with an event that passed the rules.
+type stage uint8
+
+const (
+	stageDecision stage = iota
+	stageKey
+	stageRecord
+)
+
 // evaluate is Evaluate decoding what acc asks for; tests compare it with a full
 // decode.
+func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
+	return p.evaluateTo(raw, acc, stageRecord)
+}
+
+// evaluateTo is evaluate up to upTo.
 //
 // The decoded event lives in a pooled block that is cleared when evaluate
 // returns: what it returns must not point into it. The strings it returns (the
 // id, a partition key with hash none) are the decoder's text, not the block's.
-func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
+func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outcome, error) {
 	st := decodings.Get().(*decoding)
 	defer st.release()
 	env, detail, err := st.decode(raw, acc.Detail)
@@ -89,7 +114,13 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 		return out, nil
 	}
 	out.Decision = relay.Forward
+	if upTo == stageDecision {
+		return out, nil
+	}
 	out.Record.PartitionKey, out.KeyFallback = p.partitionKey(vars, env.ID)
+	if upTo == stageKey {
+		return out, nil
+	}
 	if ehk, err := p.Rules.ExplicitHashKey(vars); err == nil && validHashKey(ehk) {
 		out.Record.ExplicitHashKey = ehk
 	} else if err != nil || ehk != "" {
