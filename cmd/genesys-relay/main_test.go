@@ -87,7 +87,7 @@ func TestCheckOutputAndExitCodes(t *testing.T) {
 	}
 	unknown := writeFile(t, "unknown.yaml", "kinesis:\n  lingr: 5ms\n")
 	code, _, errs = runCmd(t, "", "check", "-c", unknown)
-	if code != exitInvalid || !strings.Contains(errs, `unknown key "kinesis.lingr"`) || !strings.Contains(errs, "unknown.yaml") {
+	if code != exitInvalid || !strings.Contains(errs, `unknown.yaml:2: kinesis.lingr: unknown key`) {
 		t.Errorf("unknown key: exit %d, stderr %q", code, errs)
 	}
 }
