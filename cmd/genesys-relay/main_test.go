@@ -114,7 +114,7 @@ tests:
 	if code != exitFailed {
 		t.Errorf("exit %d, want %d", code, exitFailed)
 	}
-	for _, want := range []string{"PASS passes", "FAIL wrong expectation: decision drop, want forward", "1 passed, 1 failed"} {
+	for _, want := range []string{"PASS passes", `FAIL wrong expectation: decision drop, want forward (dropped by rule "only_wrapup")`, "1 passed, 1 failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
