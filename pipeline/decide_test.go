@@ -62,3 +62,32 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// TestComparison: deciding with two processors over one decoding gives what
+// each decides alone, for every sample event and pair of example configs.
+func TestComparison(t *testing.T) {
+	configs := []string{"relay.yaml", "genesys-conversations.yaml"}
+	for _, ca := range configs {
+		for _, cb := range configs {
+			pa, pb := loadExample(t, ca), loadExample(t, cb)
+			c := NewComparison(pa, pb)
+			for _, set := range benchSets {
+				for i, raw := range readLines(t, sharedTestdata(t, set.file)) {
+					ga, gaErr, gb, gbErr := c.Decide(raw)
+					for _, x := range []struct {
+						p   *Processor
+						got Outcome
+						err error
+					}{{pa, ga, gaErr}, {pb, gb, gbErr}} {
+						want, werr := x.p.Decide(raw, true)
+						if (x.err == nil) != (werr == nil) || x.err != nil && x.err.Error() != werr.Error() ||
+							x.got.ID != want.ID || x.got.Decision != want.Decision || x.got.Reason != want.Reason ||
+							(x.got.RuleErr == nil) != (want.RuleErr == nil) || x.got.Record.PartitionKey != want.Record.PartitionKey {
+							t.Errorf("%s vs %s, %s:%d: %+v %v, want %+v %v", ca, cb, set.file, i+1, x.got.Result, x.err, want.Result, werr)
+						}
+					}
+				}
+			}
+		}
+	}
+}

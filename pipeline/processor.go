@@ -99,6 +99,11 @@ func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outco
 		}
 		return Outcome{}, err
 	}
+	return p.decided(env, detail, acc, upTo)
+}
+
+// decided is evaluateTo after the decoding.
+func (p *Processor) decided(env *Envelope, detail *jsonObject, acc *rules.Access, upTo stage) (Outcome, error) {
 	if !p.Rules.Sources.Allowed(env.Source) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))
