@@ -132,11 +132,16 @@ func loadChecked(path string, stderr io.Writer) (*config.Config, *pipeline.Proce
 
 func loadConfig(path string, stderr io.Writer) (*config.Config, *pipeline.Processor, []config.Problem, bool) {
 	cfg, origins, err := config.Read(path, os.LookupEnv)
-	if cfg == nil {
-		fmt.Fprintf(stderr, "genesys-relay: %v\n", err)
+	var cerr *config.Error
+	if cfg == nil && !errors.As(err, &cerr) {
+		fmt.Fprintf(stderr, "genesys-relay: %v\n", err) // cannot be read
 		return nil, nil, nil, false
 	}
 	problems := config.Problems(err)
+	if cfg == nil {
+		printProblems(stderr, path, problems)
+		return nil, nil, nil, false
+	}
 	// The rules are compiled even when the file has problems (with defaults
 	// where values were refused), so that one run reports both stages.
 	p, perr := pipeline.New(cfg)
@@ -154,15 +159,20 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, *pipeline.Proces
 		return cfg, p, warnings, true
 	}
 	config.Sort(problems)
+	printProblems(stderr, path, problems)
+	return nil, nil, nil, false
+}
+
+// printProblems prints one problem a line, then their count.
+func printProblems(w io.Writer, path string, problems []config.Problem) {
 	for _, q := range problems {
-		fmt.Fprintln(stderr, q.Error())
+		fmt.Fprintln(w, q.Error())
 	}
 	n := fmt.Sprintf("%d problems", len(problems))
 	if len(problems) == 1 {
 		n = "1 problem"
 	}
-	fmt.Fprintf(stderr, "genesys-relay: %s: invalid configuration, %s\n", path, n)
-	return nil, nil, nil, false
+	fmt.Fprintf(w, "genesys-relay: %s: invalid configuration, %s\n", path, n)
 }
 
 // opened is a loaded config with its sink and the handler one input uses.

@@ -117,3 +117,15 @@ tests:
 		}
 	}
 }
+
+// TestYAMLSyntaxLine: a YAML syntax error names the line at fault (yaml.v3
+// names line 2, where the list began).
+func TestYAMLSyntaxLine(t *testing.T) {
+	cfg := writeFile(t, "relay.yaml", "filter:\n  rules:\n    - name: a\n      require: 'true'\n     - name: b\n")
+	code, _, errs := runCmd(t, "", "check", "-c", cfg)
+	want := cfg + ":5: not valid YAML: did not find expected '-' indicator (check the indentation of this line against the lines above it)\n" +
+		"genesys-relay: " + cfg + ": invalid configuration, 1 problem\n"
+	if code != exitInvalid || errs != want {
+		t.Errorf("exit %d, stderr\n%s\nwant\n%s", code, errs, want)
+	}
+}
