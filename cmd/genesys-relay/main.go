@@ -88,6 +88,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'genesys-relay <command> -h' for a command's flags. Every flag can also be")
-	fmt.Fprintln(w, "set in the environment as RELAY_<FLAG> (e.g. RELAY_CONFIG=relay.yaml).")
+	fmt.Fprintln(w, "set in the environment as RELAY_<FLAG>, dashes as underscores (RELAY_CONFIG=relay.yaml,")
+	fmt.Fprintln(w, "RELAY_WORKERS=16); the command line wins.")
 	fmt.Fprintln(w, "When AWS_LAMBDA_RUNTIME_API is set, the binary runs as an AWS Lambda handler.")
 }
