@@ -125,17 +125,7 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 	body, err := readBody((*bp)[:0], c, hd.opts.MaxBodyBytes)
 	*bp = body
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			closeIfChunked(c)
-			hd.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
-			return
-		}
-		// The body did not arrive in time or the connection broke: the event may
-		// well be valid, so the sender should retry it, not dead-letter it (as
-		// EventBridge does with 408).
-		c.SetConnectionClose()
-		c.Response.Header.Set("Retry-After", "1")
-		hd.fail(c, fasthttp.StatusServiceUnavailable, "could not read the request body: "+err.Error()+"; retry later")
+		hd.bodyFailed(c, err)
 		return
 	}
 
@@ -182,6 +172,28 @@ func (hd *Handler) admit(c *fasthttp.RequestCtx) bool {
 }
 
 var errTooLarge = errors.New("body exceeds the limit")
+
+// bodyFailed answers a request whose body could not be read.
+func (hd *Handler) bodyFailed(c *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, errTooLarge):
+		closeIfChunked(c)
+		hd.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
+	case errors.Is(err, errBareLF), !transportFailed(c, err):
+		// Bytes that do not frame a body (a chunk size that is not hex, a bare
+		// LF): no retry can fix them. The rest of the stream cannot be framed
+		// either, so the connection closes.
+		c.SetConnectionClose()
+		hd.fail(c, fasthttp.StatusBadRequest, "malformed chunked request body")
+	default:
+		// The body did not arrive in time or the connection broke: the event may
+		// well be valid, so the sender should retry it, not dead-letter it (as
+		// EventBridge does with 408).
+		c.SetConnectionClose()
+		c.Response.Header.Set("Retry-After", "1")
+		hd.fail(c, fasthttp.StatusServiceUnavailable, "request body not received in time or cut short; retry later")
+	}
+}
 
 // closeIfChunked answers with Connection: close when the refused request's
 // body is chunked. After the answer the server reads what is left of a body,
