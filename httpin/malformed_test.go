@@ -295,3 +295,54 @@ func TestOtherPathsDoNotReadBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestContentLengthOverLimitAtOnce: a request whose Content-Length already
+// exceeds MaxBodyBytes is answered 413 before its body arrives, whether or
+// not any of it is sent, rather than waiting for the first 8 KiB of it (and,
+// when they never come, answering 503 at the request timeout).
+func TestContentLengthOverLimitAtOnce(t *testing.T) {
+	opts := defaultOptions()
+	opts.RequestTimeout = time.Minute // only an answer, not the timeout, can end the wait
+	h := &countingHandler{res: forwarded}
+	addr, _, _ := debugServer(t, h, opts, nil)
+	for _, tc := range []struct{ name, req string }{
+		{"no body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n"},
+		{"some body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n" + strings.Repeat(" ", 100)},
+		{"HTTP/1.0", "POST / HTTP/1.0\r\nContent-Length: 2097152\r\n\r\n{"},
+		{"another path", "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := exchange(t, addr, tc.req, false)
+			checkJSONError(t, tc.name, resp, body, 413)
+		})
+	}
+
+	// A limit below what the server reads after an answer (256 KiB): the
+	// answer comes once the body has begun, and the connection is kept.
+	opts.MaxBodyBytes = 64
+	addr, _, _ = debugServer(t, h, opts, nil)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer before the rest of the body: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	checkJSONError(t, "100 bytes announced, limit 64", resp, string(b), 413)
+	if resp.Close {
+		t.Error("connection closed after a small refused body")
+	}
+	io.WriteString(conn, strings.Repeat(" ", 98)+"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+	if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("next request on the connection: %v %v", resp, err)
+	}
+	if n := h.calls.Load(); n != 1 {
+		t.Errorf("handler called %d times, want 1", n)
+	}
+}

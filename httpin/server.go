@@ -74,10 +74,11 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 	}
 	rt := ingest.opts.RequestTimeout
 	s.srv = &fasthttp.Server{
-		Handler:       s.handle,
-		ErrorHandler:  s.fail,
-		ExpectHandler: s.expect,
-		ConnState:     connState,
+		Handler:        s.handle,
+		ErrorHandler:   s.fail,
+		ExpectHandler:  s.expect,
+		HeaderReceived: s.headerReceived,
+		ConnState:      connState,
 		// Header and body must arrive within the request timeout of the first
 		// byte: a client that never finishes holds a connection, not the relay.
 		ReadTimeout:  rt,
@@ -165,12 +166,50 @@ func (s *Server) handle(c *fasthttp.RequestCtx) {
 // expect answers "Expect: 100-continue": a request the headers already rule
 // out (method, credentials, announced length) gets its answer instead of
 // "100 Continue". fasthttp then closes the connection without calling handle.
+// On other paths only the announced length is checked; see headerReceived for
+// requests that expect nothing.
 func (s *Server) expect(c *fasthttp.RequestCtx) int {
-	if string(c.Path()) != s.path || s.ingest.admit(c) {
-		return fasthttp.StatusContinue
+	if string(c.Path()) == s.path {
+		if s.ingest.admit(c) {
+			return fasthttp.StatusContinue
+		}
+		return c.Response.StatusCode()
 	}
-	return c.Response.StatusCode()
+	if int64(c.Request.Header.ContentLength()) > s.ingest.opts.MaxBodyBytes {
+		s.ingest.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes")
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	return fasthttp.StatusContinue
 }
+
+// headerReceived runs when a request's header block has been read, before any
+// of its body. fasthttp reads the first bytes of a body (up to 8 KiB, or the
+// body limit) before the handler runs, and would wait for them even when the
+// Content-Length already rules the request out; a request announcing more than
+// http.max_body_bytes is answered 413 without that wait:
+//   - One that announces more than the server reads after an answer
+//     (maxUnreadBody; the connection closes after it anyway) is handled as if
+//     it said "Expect: 100-continue", so expect answers it before any of its
+//     body is read.
+//   - One that announces less is handled once its first byte is there, so the
+//     server can read the rest after the answer and keep the connection. (A
+//     sender that announces such a body and then sends none gets the 503 of a
+//     body that did not arrive.) So is an HTTP/1.0 request, which cannot
+//     expect.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	n := int64(h.ContentLength())
+	if n <= s.ingest.opts.MaxBodyBytes {
+		return fasthttp.RequestConfig{}
+	}
+	if n > maxUnreadBody {
+		h.Set(fasthttp.HeaderExpect, "100-continue")
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: 1}
+}
+
+// maxUnreadBody is how much of a body fasthttp reads after the answer, to keep
+// the connection, when the handler did not read it.
+const maxUnreadBody = 256 << 10
 
 // fail answers a request the server could not read. fasthttp reports a failure
 // while reading the header block wrapped ("error when reading request headers:
