@@ -54,6 +54,8 @@ type Handler struct {
 	log      *slog.Logger
 	reqs     *prometheus.CounterVec
 	codes    map[int]prometheus.Counter // reqs by code, resolved once
+	panics   prometheus.Counter
+	sites    panicSites
 	dl       deadlines
 }
 
@@ -69,8 +71,9 @@ func New(h relay.Handler, opts Options) *Handler {
 	hd := &Handler{h: h, opts: opts, log: l,
 		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Subsystem: "http",
 			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
-		codes: map[int]prometheus.Counter{},
-		dl:    deadlines{timeout: opts.RequestTimeout},
+		codes:  map[int]prometheus.Counter{},
+		panics: panicCounter(opts.Registerer, "http"),
+		dl:     deadlines{timeout: opts.RequestTimeout},
 	}
 	// Events are a few KB: a small buffer per request in flight keeps memory
 	// low with thousands of connections; larger bodies grow it (see Serve).

@@ -616,7 +616,9 @@ func TestRequestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 1 || mfs[0].GetName() != "genesys_relay_http_requests_total" || len(mfs[0].Metric) != 10 {
+	// Requests by code (the usual codes from the start), and panics.
+	if len(mfs) != 2 || mfs[0].GetName() != "genesys_relay_http_requests_total" || len(mfs[0].Metric) != 10 ||
+		mfs[1].GetName() != "genesys_relay_panics_total" || len(mfs[1].Metric) != 1 {
 		t.Fatalf("registered %v", mfs)
 	}
 }

@@ -149,6 +149,7 @@ func (s *Server) Close() {
 }
 
 func (s *Server) handle(c *fasthttp.RequestCtx) {
+	defer s.recoverPanic(c)
 	var start time.Time
 	if tc, ok := c.Conn().(*conn); ok {
 		start = tc.start
@@ -168,7 +169,8 @@ func (s *Server) handle(c *fasthttp.RequestCtx) {
 // "100 Continue". fasthttp then closes the connection without calling handle.
 // On other paths only the announced length is checked; see headerReceived for
 // requests that expect nothing.
-func (s *Server) expect(c *fasthttp.RequestCtx) int {
+func (s *Server) expect(c *fasthttp.RequestCtx) (code int) {
+	defer s.recoverExpect(c, &code)
 	if string(c.Path()) == s.path {
 		if s.ingest.admit(c) {
 			return fasthttp.StatusContinue
