@@ -51,9 +51,29 @@ type HTTP struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxInFlight bounds concurrent requests being processed; beyond it the relay
 	// answers 429 with Retry-After.
-	MaxInFlight int  `yaml:"max_in_flight"`
-	Auth        Auth `yaml:"auth"`
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxInFlightBytes bounds the raw bytes of the request bodies being handled
+	// (a Content-Length is reserved before the body is read, a chunked body is
+	// counted as it arrives, and both are held until the answer); beyond it the
+	// relay answers 429 with Retry-After. MaxInFlight alone bounds requests, not
+	// memory: 4096 bodies of 1 MiB would be 4 GiB. See DefaultMaxInFlightBytes.
+	MaxInFlightBytes int64 `yaml:"max_in_flight_bytes"`
+	Auth             Auth  `yaml:"auth"`
 }
+
+// DefaultMaxInFlightBytes is http.max_in_flight_bytes by default: 64 MiB, as
+// many bodies as 64 concurrent senders of the largest event EventBridge
+// delivers (1 MB). The relay's memory grows with the bytes in flight: the
+// body, the values decoded from it (bounded by the decoder in proportion to the
+// body), the Kinesis record (the body again, plus a few fields), and the
+// collector's headroom over all of that (the heap may grow to twice its live
+// size before a collection). At 64 MiB the live part stays near a few hundred
+// MB whatever the bodies contain, within the 512 MB the relay is meant to fit
+// (README, Reliability, for the measurement); the events of ordinary traffic
+// are a few KB, thousands of which fit. A relay given more memory can raise it;
+// it must be at least http.max_body_bytes, or the largest body could never be
+// taken.
+const DefaultMaxInFlightBytes = 64 << 20
 
 // Auth lists the accepted credentials; a request passes if any one matches. With
 // neither set, the endpoint is open (bind it to a private address).
@@ -173,10 +193,11 @@ func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080",
 		HTTP: HTTP{
-			Path:           "/eventbridge",
-			MaxBodyBytes:   1 << 20,
-			RequestTimeout: 4 * time.Second,
-			MaxInFlight:    4096,
+			Path:             "/eventbridge",
+			MaxBodyBytes:     1 << 20,
+			RequestTimeout:   4 * time.Second,
+			MaxInFlight:      4096,
+			MaxInFlightBytes: DefaultMaxInFlightBytes,
 		},
 		SQS: SQS{
 			Workers:       4,
