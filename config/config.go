@@ -61,19 +61,22 @@ type HTTP struct {
 	Auth             Auth  `yaml:"auth"`
 }
 
-// DefaultMaxInFlightBytes is http.max_in_flight_bytes by default: 64 MiB, as
-// many bodies as 64 concurrent senders of the largest event EventBridge
-// delivers (1 MB). The relay's memory grows with the bytes in flight: the
-// body, the values decoded from it (bounded by the decoder in proportion to the
-// body), the Kinesis record (the body again, plus a few fields), and the
-// collector's headroom over all of that (the heap may grow to twice its live
-// size before a collection). At 64 MiB the live part stays near a few hundred
-// MB whatever the bodies contain, within the 512 MB the relay is meant to fit
-// (README, Reliability, for the measurement); the events of ordinary traffic
-// are a few KB, thousands of which fit. A relay given more memory can raise it;
-// it must be at least http.max_body_bytes, or the largest body could never be
-// taken.
-const DefaultMaxInFlightBytes = 64 << 20
+// DefaultMaxInFlightBytes is http.max_in_flight_bytes by default: 32 MiB,
+// chosen so that the relay's peak RSS stays well under 512 MB however many
+// large events arrive at once. Memory grows with the bytes in flight by several
+// times their size: the body, the values decoded from it (bounded by the
+// decoder in proportion to the body), the Kinesis record (the body again), and
+// the collector's headroom over all of that (the heap may grow to twice its
+// live size). Measured with ordinary 1 MB events (bench/large-event.sh, then
+// go run ./cmd/relay-bench -c 64 -d 10s -event FILE -set
+// http.max_in_flight_bytes=N, 2 shared cores): peak RSS 275-296 MB at 32 MiB,
+// 389-491 MB at 64 MiB, and with 256 senders 241 MB at 32 MiB but 611 MB
+// without a bound in bytes. 32 MiB costs no throughput: those events are
+// CPU-bound (about 7 ms each here), so 32 of them at once keep two cores busy,
+// and the events of ordinary traffic are a few KB, thousands of which fit. A
+// relay given more memory can raise it; it must be at least
+// http.max_body_bytes, or the largest body could never be taken.
+const DefaultMaxInFlightBytes = 32 << 20
 
 // Auth lists the accepted credentials; a request passes if any one matches. With
 // neither set, the endpoint is open (bind it to a private address).

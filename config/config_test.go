@@ -50,7 +50,7 @@ func TestDefault(t *testing.T) {
 			MaxBodyBytes:     1048576,
 			RequestTimeout:   4 * time.Second,
 			MaxInFlight:      4096,
-			MaxInFlightBytes: 64 << 20,
+			MaxInFlightBytes: 32 << 20,
 		},
 		SQS: SQS{Workers: 4, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
 		Filter: Filter{
