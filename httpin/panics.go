@@ -3,6 +3,8 @@ package httpin
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -33,9 +35,40 @@ func (s *Server) recoverExpect(c *fasthttp.RequestCtx, code *int) {
 	}
 }
 
-// panicked answers a request whose handling panicked with value v, counts it,
-// and logs the stack the first time a panic comes from its site.
+// panicked answers a request whose handling panicked with value v.
 func (hd *Handler) panicked(c *fasthttp.RequestCtx, v any) {
+	hd.notePanic(v)
+	c.Response.Reset()
+	c.SetConnectionClose() // the request's body may be half read
+	hd.fail(c, fasthttp.StatusInternalServerError, "internal error; retry later")
+}
+
+// recovering wraps an ops handler so that a panic in it is answered, counted
+// and logged as one on the ingest path is, with its own stack: fasthttpadaptor
+// runs the handler on a goroutine of its own, and would panic again on the
+// server's with a message of its own.
+func (hd *Handler) recovering(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { // net/http's way to abort a handler quietly
+					panic(v)
+				}
+				hd.notePanic(v)
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Connection", "close")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, `{"error":"internal error"}`+"\n")
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// notePanic counts a recovered panic with value v and logs its stack the first
+// time a panic comes from its site. Called by the deferred function that
+// recovered it.
+func (hd *Handler) notePanic(v any) {
 	hd.panics.Inc()
 	site := panicSite()
 	if hd.sites.first(site) {
@@ -43,9 +76,6 @@ func (hd *Handler) panicked(c *fasthttp.RequestCtx, v any) {
 			"the stack is logged once per site, genesys_relay_panics_total counts them all",
 			"site", site, "panic", panicValue(v), "stack", string(debug.Stack()))
 	}
-	c.Response.Reset()
-	c.SetConnectionClose() // the request's body may be half read
-	hd.fail(c, fasthttp.StatusInternalServerError, "internal error; retry later")
 }
 
 // panicValue describes a panic's value for the log. A runtime error's text is

@@ -3,8 +3,10 @@ package httpin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -18,6 +20,9 @@ func panicExplicitly() { panic("an explicit panic") }
 
 //go:noinline
 func panicOnNil(m map[string]int) { m["x"] = 1 }
+
+//go:noinline
+func panicInOps(w http.ResponseWriter, _ *http.Request) { panic(errors.New("ops handler bug")) }
 
 // TestPanicRecovered: a handler that panics gets its request answered 500 with
 // a JSON body, the panic counted, its stack logged once per site (not once per
@@ -42,7 +47,7 @@ func TestPanicRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(hd, ServerOptions{Path: "/", Logger: opts.Logger})
+	srv := NewServer(hd, ServerOptions{Path: "/", Logger: opts.Logger, Other: http.HandlerFunc(panicInOps)})
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/"
@@ -52,9 +57,11 @@ func TestPanicRecovered(t *testing.T) {
 		r.check(t, 500, `{"error":"internal error; retry later"}`+"\n")
 	}
 	post(t, url, "fine").check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
+	// An ops handler's panic too, with its own stack.
+	do(t, http.MethodGet, url+"healthz", nil, nil).check(t, 500, `{"error":"internal error"}`+"\n")
 
-	if got := panicsTotal(t, reg); got != 5 {
-		t.Errorf(`genesys_relay_panics_total{input="http"} = %v, want 5`, got)
+	if got := panicsTotal(t, reg); got != 6 {
+		t.Errorf(`genesys_relay_panics_total{input="http"} = %v, want 6`, got)
 	}
 	if got := counter(t, hd, "500"); got != 5 {
 		t.Errorf("requests_total{code=500} = %v, want 5", got)
@@ -76,15 +83,16 @@ func TestPanicRecovered(t *testing.T) {
 			sites = append(sites, rec.Site)
 		}
 	}
-	if len(sites) != 2 || !strings.Contains(sites[0], "httpin.panicExplicitly (") || !strings.Contains(sites[1], "httpin.panicOnNil (") {
-		t.Errorf("stacks logged for the sites %q, want one for each of the 2 sites:\n%s", sites, logs.String())
+	if len(sites) != 3 || !strings.Contains(sites[0], "httpin.panicExplicitly (") || !strings.Contains(sites[1], "httpin.panicOnNil (") ||
+		!strings.Contains(sites[2], "httpin.panicInOps (") {
+		t.Errorf("stacks logged for the sites %q, want one for each of the 3 sites:\n%s", sites, logs.String())
 	}
 
 	// Another input on the same registry shares the metric rather than
 	// failing to register it.
 	panicCounter(reg, "sqs").Inc()
-	if got := panicsTotal(t, reg); got != 5 {
-		t.Errorf(`genesys_relay_panics_total{input="http"} = %v after another input's panic, want 5`, got)
+	if got := panicsTotal(t, reg); got != 6 {
+		t.Errorf(`genesys_relay_panics_total{input="http"} = %v after another input's panic, want 6`, got)
 	}
 }
 

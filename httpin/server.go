@@ -70,7 +70,7 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 	s := &Server{ingest: ingest, path: opts.Path, conns: map[*conn]struct{}{}}
 	s.other = notFound
 	if opts.Other != nil {
-		s.other = fasthttpadaptor.NewFastHTTPHandler(opts.Other)
+		s.other = fasthttpadaptor.NewFastHTTPHandler(ingest.recovering(opts.Other))
 	}
 	rt := ingest.opts.RequestTimeout
 	s.srv = &fasthttp.Server{
