@@ -46,10 +46,11 @@ func TestDefault(t *testing.T) {
 	want := Config{
 		Listen: "127.0.0.1:8080",
 		HTTP: HTTP{
-			Path:           "/eventbridge",
-			MaxBodyBytes:   1048576,
-			RequestTimeout: 4 * time.Second,
-			MaxInFlight:    4096,
+			Path:             "/eventbridge",
+			MaxBodyBytes:     1048576,
+			RequestTimeout:   4 * time.Second,
+			MaxInFlight:      4096,
+			MaxInFlightBytes: 32 << 20,
 		},
 		SQS: SQS{Workers: 4, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
 		Filter: Filter{
@@ -118,10 +119,11 @@ func TestLoadGood(t *testing.T) {
 		Listen:        "0.0.0.0:9000",
 		MetricsListen: "127.0.0.1:9100",
 		HTTP: HTTP{
-			Path:           "/events",
-			MaxBodyBytes:   262144,
-			RequestTimeout: 2500 * time.Millisecond,
-			MaxInFlight:    64,
+			Path:             "/events",
+			MaxBodyBytes:     262144,
+			RequestTimeout:   2500 * time.Millisecond,
+			MaxInFlight:      64,
+			MaxInFlightBytes: 8388608,
 			Auth: Auth{
 				APIKey: &APIKey{Header: "X-Relay-Key", Values: []string{"old-key", "new-key"}},
 				Basic:  &Basic{Username: "relay", Password: "p@ss: #word"},

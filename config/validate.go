@@ -49,6 +49,10 @@ func (c *Config) problems() []Problem {
 	if c.HTTP.MaxInFlight <= 0 {
 		bad("http.max_in_flight", "must be positive, got %d", c.HTTP.MaxInFlight)
 	}
+	if c.HTTP.MaxInFlightBytes < c.HTTP.MaxBodyBytes {
+		bad("http.max_in_flight_bytes", "must be at least http.max_body_bytes (%d), or the largest body could never be taken; got %d",
+			c.HTTP.MaxBodyBytes, c.HTTP.MaxInFlightBytes)
+	}
 	if k := c.HTTP.Auth.APIKey; k != nil {
 		if k.Header == "" {
 			bad("http.auth.api_key.header", "must name a header")

@@ -79,12 +79,13 @@ func Run(ctx context.Context, o Options) error {
 
 	var ready atomic.Bool
 	ingest := httpin.New(rl.Input("http"), httpin.Options{
-		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-		RequestTimeout: cfg.HTTP.RequestTimeout,
-		MaxInFlight:    cfg.HTTP.MaxInFlight,
-		Auth:           newAuth(cfg.HTTP.Auth),
-		Registerer:     reg,
-		Logger:         log,
+		MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
+		RequestTimeout:   cfg.HTTP.RequestTimeout,
+		MaxInFlight:      cfg.HTTP.MaxInFlight,
+		MaxInFlightBytes: cfg.HTTP.MaxInFlightBytes,
+		Auth:             newAuth(cfg.HTTP.Auth),
+		Registerer:       reg,
+		Logger:           log,
 	})
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Name: "config_reloads_total",
 		Help: "Config reloads, by result (a failed reload keeps the running config)."}, []string{"result"})
