@@ -29,6 +29,7 @@ func NewRelay(p *Processor, sink relay.Sink, reg prometheus.Registerer, log *slo
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Relay{sink: sink, m: newMetrics(reg), log: log}
+	r.m.known(p)
 	r.proc.Store(p)
 	return r
 }
@@ -37,7 +38,10 @@ func NewRelay(p *Processor, sink relay.Sink, reg prometheus.Registerer, log *slo
 func (r *Relay) Processor() *Processor { return r.proc.Load() }
 
 // Swap installs a new processor; events already being evaluated finish with the old.
-func (r *Relay) Swap(p *Processor) { r.proc.Store(p) }
+func (r *Relay) Swap(p *Processor) {
+	r.m.known(p)
+	r.proc.Store(p)
+}
 
 // Input returns the Handler an input uses; name labels its metrics ("http", "sqs").
 func (r *Relay) Input(name string) relay.Handler {
@@ -147,5 +151,31 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.received, m.forwarded, m.failed, m.dropped, m.rejected, m.ruleErrors,
 			m.enrichErrors, m.keyFallbacks, m.hashKeyErrors, m.inFlight, m.duration)
 	}
+	for _, why := range RejectWhys {
+		m.rejected.WithLabelValues(why)
+	}
 	return m
+}
+
+// RejectWhys are the causes (relay.InvalidError.Why) the pipeline rejects an event
+// with: the label values of events_rejected_total, which exist from the start.
+var RejectWhys = []string{
+	"empty_body", "invalid_utf8", "malformed_json", "not_envelope", "duplicate_key",
+	"missing_detail", "detail_not_object", "source_not_allowed",
+}
+
+// known creates the series of every label value p can produce, at 0: every rule
+// name in dropped and rule_errors, every enrichment field in enrich_errors. An
+// alert on a counter's increase needs the series to exist before the first event.
+func (m *metrics) known(p *Processor) {
+	if p == nil || p.Rules == nil {
+		return
+	}
+	for _, r := range p.Rules.Rules {
+		m.dropped.WithLabelValues(r.Name)
+		m.ruleErrors.WithLabelValues(r.Name)
+	}
+	for _, f := range p.Rules.Fields {
+		m.enrichErrors.WithLabelValues(f.Name)
+	}
 }

@@ -10,15 +10,23 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	// SIGINT and SIGTERM cancel the context with the signal as its cause, so that
+	// the shutdown line names it; SIGHUP asks for a reload.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	reload := make(chan struct{}, 1)
 	go func() {
-		for range hup {
+		for s := range sigs {
+			if s != syscall.SIGHUP {
+				cancel(daemon.SignalError{Signal: s})
+				continue
+			}
 			select {
 			case reload <- struct{}{}:
 			default: // a reload is already pending
@@ -26,7 +34,8 @@ func main() {
 		}
 	}()
 	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, reload: reload})
-	stop()
+	signal.Stop(sigs)
+	cancel(nil)
 	os.Exit(code)
 }
 
