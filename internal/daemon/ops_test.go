@@ -3,12 +3,17 @@ package daemon_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
@@ -165,5 +170,60 @@ func TestSDKWarningsInJSONLog(t *testing.T) {
 	}
 	if lines[0]["level"] != "WARN" || lines[0]["source"] != "aws-sdk" {
 		t.Errorf("SDK warning %v; want level WARN, source aws-sdk", lines[0])
+	}
+}
+
+// TestOutageWarningsRateLimited: while Kinesis fails every call, the relay's log gets
+// a few lines per cause, not one per event or call, and their counts add up to the
+// failed calls.
+func TestOutageWarningsRateLimited(t *testing.T) {
+	srv := kinesistest.New(kinesistest.Options{Streams: []string{"outage"}})
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	cfg := exampleConfig(t, "relay.yaml")
+	cfg.Kinesis.Stream, cfg.Kinesis.Region, cfg.Kinesis.Endpoint = "outage", "us-east-1", srv.URL()
+	cfg.HTTP.RequestTimeout = 300 * time.Millisecond
+	var logs logBuffer
+	log := logx.New(&logs, logx.Options{})
+	reg := prometheus.NewRegistry()
+	start := time.Now()
+	d := daemontest.Start(t, daemon.Options{Config: cfg, Logger: log, Registry: reg})
+	srv.SetFaults(kinesistest.Faults{ServiceUnavailableRate: 1})
+
+	var wg sync.WaitGroup
+	var unavailable atomic.Int64
+	for g := range 20 {
+		wg.Go(func() {
+			for i := range 5 {
+				a := post(t, http.DefaultClient, d.URL, forwardEvent(fmt.Sprintf("outage-%d-%d", g, i)))
+				if a.code == http.StatusServiceUnavailable {
+					unavailable.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := d.Stop(); err != nil {
+		t.Logf("stop: %v", err) // records still retried at shutdown may not be flushed
+	}
+	logx.Flush(log)
+	elapsed := time.Since(start)
+	if unavailable.Load() != 100 {
+		t.Fatalf("%d of 100 events answered 503 during the outage", unavailable.Load())
+	}
+	failed, _ := promtest.Value(t, reg, "genesys_relay_kinesis_put_records_calls_total", "outcome", "error")
+	lines := logs.find(t, "kinesis: PutRecords failed, retrying", false)
+	counted := 0.0
+	for _, l := range lines {
+		c, _ := l["count"].(float64)
+		counted += c
+	}
+	if counted != failed || failed == 0 {
+		t.Errorf("the log counts %v failed calls; the metric %v", counted, failed)
+	}
+	// logx writes a cause's first line and then one line per interval.
+	if most := 2 * (int(elapsed/logx.DefaultInterval) + 1); len(lines) > most {
+		t.Errorf("%d lines for %v failed calls in %v; want at most %d", len(lines), failed, elapsed, most)
 	}
 }
