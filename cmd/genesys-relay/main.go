@@ -63,6 +63,7 @@ var commands = []command{
 	{"check", "compile the config and show the decision for each event in files", runCheck},
 	{"test", "run the config's tests: cases", runTest},
 	{"replay", "push events from files through the full pipeline to the sink", runReplay},
+	{"tail", "print the records in the Kinesis stream, one JSON line each (KPL records unpacked)", runTail},
 	{"version", "print the version", runVersion},
 }
 
