@@ -182,7 +182,9 @@ func TestQueriedMetricsExist(t *testing.T) {
 		}
 	}
 	var rules struct {
-		Groups []struct{ Rules []struct{ Alert, Expr string } }
+		Groups []struct {
+			Rules []struct{ Alert, Expr string }
+		}
 	}
 	readYAML(t, alertsFile, &rules)
 	for _, g := range rules.Groups {
