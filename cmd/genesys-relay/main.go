@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/logx"
 )
 
 func main() {
@@ -36,6 +37,8 @@ func main() {
 	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, reload: reload})
 	signal.Stop(sigs)
 	cancel(nil)
+	// Warnings held back by the log's rate limit are written before the exit.
+	logx.FlushAll()
 	os.Exit(code)
 }
 

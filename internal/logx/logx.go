@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/smithy-go/logging"
@@ -28,8 +29,9 @@ type Options struct {
 	Interval time.Duration
 }
 
-// New returns a JSON logger writing to w. Call Flush before the process exits, so
-// that warnings held back by the limit are written with their counts.
+// New returns a JSON logger writing to w. Call Flush (or FlushAll) before the
+// process exits, so that warnings held back by the limit are written with their
+// counts.
 func New(w io.Writer, o Options) *slog.Logger {
 	h := slog.Handler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.Level, ReplaceAttr: ReplaceAttr}))
 	if o.Interval >= 0 {
@@ -37,9 +39,30 @@ func New(w io.Writer, o Options) *slog.Logger {
 		if interval == 0 {
 			interval = DefaultInterval
 		}
-		h = Limit(h, interval)
+		lim := Limit(h, interval).(*limiter)
+		created.mu.Lock()
+		created.states = append(created.states, lim.s)
+		created.mu.Unlock()
+		h = lim
 	}
 	return slog.New(h)
+}
+
+// created are the limits of the loggers New made, for FlushAll.
+var created struct {
+	mu     sync.Mutex
+	states []*limitState
+}
+
+// FlushAll flushes every logger New made; the command calls it before it exits.
+func FlushAll() {
+	created.mu.Lock()
+	states := created.states
+	created.states = nil
+	created.mu.Unlock()
+	for _, s := range states {
+		s.flushAll()
+	}
 }
 
 // ReplaceAttr writes time.Duration values as their String form ("1.5s", "250ms"),

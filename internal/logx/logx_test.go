@@ -205,3 +205,21 @@ func TestAWSWarningsThroughSlog(t *testing.T) {
 		}
 	}
 }
+
+// TestFlushAll: what every logger holds back is written by FlushAll, as the command
+// does before it exits.
+func TestFlushAll(t *testing.T) {
+	var a, b buffer
+	la, lb := logx.New(&a, logx.Options{Interval: time.Hour}), logx.New(&b, logx.Options{Interval: time.Hour})
+	for range 3 {
+		la.Warn("a")
+		lb.Warn("b")
+	}
+	logx.FlushAll()
+	if n, w := occurrences(a.lines(t), "a"); n != 3 || w != 2 {
+		t.Errorf("logger a: %d lines for %d occurrences", w, n)
+	}
+	if n, w := occurrences(b.lines(t), "b"); n != 3 || w != 2 {
+		t.Errorf("logger b: %d lines for %d occurrences", w, n)
+	}
+}
