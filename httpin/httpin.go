@@ -296,6 +296,10 @@ func (hd *Handler) write(c *fasthttp.RequestCtx, code int, b []byte) {
 	hd.count(code)
 }
 
+// Count counts an answer given outside the ingest path (404 for an unknown path),
+// so that genesys_relay_http_requests_total holds every answer the contract lists.
+func (hd *Handler) Count(code int) { hd.count(code) }
+
 func (hd *Handler) count(code int) {
 	if m, ok := hd.codes[code]; ok {
 		m.Inc()

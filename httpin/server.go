@@ -104,6 +104,11 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 // Serve accepts connections on ln until Shutdown or Close; it returns nil then.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
+	if s.closed { // shut down before it started serving
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
 	err := s.srv.Serve(listener{ln, s})
@@ -122,8 +127,15 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	lns := s.lns
 	s.mu.Unlock()
-	if err := s.srv.ShutdownWithContext(ctx); err != nil {
+	err := s.srv.ShutdownWithContext(ctx)
+	// fasthttp stops only the listeners Serve already handed to it: one whose Serve
+	// had not got that far (a shutdown right after start-up) would accept forever.
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	if err != nil {
 		s.Close()
 		return err
 	}

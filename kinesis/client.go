@@ -28,8 +28,9 @@ const maxIdleConnsPerHost = 256
 // set. endpoint, when set, overrides AWS_ENDPOINT_URL_KINESIS and
 // AWS_ENDPOINT_URL (for local emulators such as http://127.0.0.1:4568);
 // otherwise those variables keep working. The SDK's own retries are off: the
-// Writer retries, record by record, in one place.
-func NewClient(ctx context.Context, region, endpoint string) (*kinesis.Client, error) {
+// Writer retries, record by record, in one place. opts are passed on to
+// LoadDefaultConfig (e.g. config.WithLogger for the SDK's own warnings).
+func NewClient(ctx context.Context, region, endpoint string, opts ...func(*config.LoadOptions) error) (*kinesis.Client, error) {
 	if endpoint != "" {
 		u, err := url.Parse(endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -40,7 +41,7 @@ func NewClient(ctx context.Context, region, endpoint string) (*kinesis.Client, e
 	if region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(region))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	cfg, err := config.LoadDefaultConfig(ctx, append(loadOpts, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kinesis: load AWS configuration: %w", err)
 	}

@@ -17,13 +17,14 @@ import (
 // NewClient returns an SQS client using the AWS default credential chain (environment,
 // shared files, ECS/EC2/IRSA roles). region overrides the configured region when not
 // empty. endpoint, when not empty, wins over AWS_ENDPOINT_URL_SQS and
-// AWS_ENDPOINT_URL; it exists for local emulators.
-func NewClient(ctx context.Context, region, endpoint string) (*sqs.Client, error) {
+// AWS_ENDPOINT_URL; it exists for local emulators. loadOpts are passed on to
+// LoadDefaultConfig (e.g. config.WithLogger for the SDK's own warnings).
+func NewClient(ctx context.Context, region, endpoint string, loadOpts ...func(*config.LoadOptions) error) (*sqs.Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := config.LoadDefaultConfig(ctx, append(opts, loadOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqs client: load AWS config: %w", err)
 	}

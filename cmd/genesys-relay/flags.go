@@ -14,6 +14,7 @@ import (
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/logx"
 	"github.com/genesys-relay/genesys-relay/pipeline"
 )
 
@@ -218,5 +219,5 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	default:
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return logx.New(w, logx.Options{Level: l})
 }
