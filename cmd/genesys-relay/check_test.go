@@ -25,6 +25,7 @@ type checked struct {
 	Record       json.RawMessage
 	Error        string
 	RuleError    string `json:"rule_error"`
+	Routes       []struct{ Route string }
 }
 
 func parseChecked(t *testing.T, out string) []checked {

@@ -102,20 +102,41 @@ func runSummary(ctx context.Context, files []string, p, old *pipeline.Processor,
 	if old != nil {
 		both = pipeline.NewComparison(p, old)
 	}
+	// With routes of its own, a configuration's forwarded events are counted
+	// per route they take.
+	var routes []string
+	if p.Rules.Routed {
+		for _, r := range p.Routes() {
+			routes = append(routes, r.Name)
+		}
+	}
+	var per [3]int64 // events by decision
 	code := exitOK
 	for _, path := range files {
 		c := eachEvent(ctx, path, e, func(raw []byte, in *eventReader, line int) {
 			n := sum.events
 			sum.events++
 			var v, was verdict
+			var out pipeline.Outcome
 			if both != nil {
 				a, aErr, b, bErr := both.Decide(raw)
-				v, was = toVerdict(a, aErr), toVerdict(b, bErr)
+				out, v, was = a, toVerdict(a, aErr), toVerdict(b, bErr)
 			} else {
-				v = toVerdict(p.Decide(raw, false))
+				var err error
+				out, err = p.Decide(raw, false)
+				v = toVerdict(out, err)
 			}
 			if summary {
-				sum.add(tallyKey{Decision: v.decision, Reason: v.reason, RuleErr: v.ruleErr}, n, v.id, in, line)
+				per[v.decision]++
+				k := tallyKey{Decision: v.decision, Reason: v.reason, RuleErr: v.ruleErr}
+				if routes == nil || v.decision != relay.Forward {
+					sum.add(k, n, v.id, in, line)
+				} else {
+					for _, r := range out.Routes() {
+						k.Route = routes[r.Route]
+						sum.add(k, n, v.id, in, line)
+					}
+				}
 			}
 			if both == nil || was == v {
 				return
@@ -141,7 +162,7 @@ func runSummary(ctx context.Context, files []string, p, old *pipeline.Processor,
 		if old != nil {
 			fmt.Fprintln(w)
 		}
-		writeSummary(w, sum, len(files))
+		writeSummary(w, sum, per, len(files))
 	}
 	if err := w.Flush(); err != nil {
 		fmt.Fprintf(e.stderr, "genesys-relay: %v\n", err)
@@ -220,11 +241,13 @@ func sortedRows[K comparable](t *tally[K], less func(a, b K) int) []K {
 // decisionOrder lists forward first, then drop, then reject.
 var decisionOrder = map[relay.Decision]int{relay.Forward: 0, relay.Drop: 1, relay.Reject: 2}
 
-func writeSummary(w io.Writer, t *tally[tallyKey], files int) {
-	per := map[relay.Decision]int64{}
+// writeSummary writes the totals per decision (per counts events by
+// decision) and the table of t's rows. A forwarded event of a configuration
+// with routes is in one row per route it takes, so the forward rows' shares
+// may add up to more than the forward total.
+func writeSummary(w io.Writer, t *tally[tallyKey], per [3]int64, files int) {
 	routes := false
-	for k, r := range t.rows {
-		per[k.Decision] += r.n
+	for k := range t.rows {
 		routes = routes || k.Route != ""
 	}
 	fmt.Fprintf(w, "%d events in %d file%s:", t.events, files, plural(files))
@@ -242,7 +265,7 @@ func writeSummary(w io.Writer, t *tally[tallyKey], files int) {
 	}
 	rows := [][]string{head}
 	keys := sortedRows(t, func(a, b tallyKey) int {
-		return cmp.Or(cmp.Compare(a.Route, b.Route), cmp.Compare(decisionOrder[a.Decision], decisionOrder[b.Decision]))
+		return cmp.Or(cmp.Compare(decisionOrder[a.Decision], decisionOrder[b.Decision]), cmp.Compare(a.Route, b.Route))
 	})
 	for _, k := range keys {
 		r := t.rows[k]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -166,5 +167,64 @@ func TestCheckDiff(t *testing.T) {
 	// Summary and diff need events.
 	if code, _, errs := runCmd(t, "", "check", "-c", exampleConfig, "--summary"); code != exitInvalid || !strings.Contains(errs, "need event files") {
 		t.Errorf("no files: exit %d: %s", code, errs)
+	}
+}
+
+// TestCheckSummaryRoutes: with routes, a forwarded event is counted once for
+// each route it takes, under the route's name, and the totals count events —
+// computed here from check's line per event.
+func TestCheckSummaryRoutes(t *testing.T) {
+	const cfg = "../../examples/genesys-routing.yaml"
+	files := []string{"../../testdata/genesys-events.jsonl", "../../examples/testdata/genesys-user-presence.json",
+		"../../examples/testdata/genesys-transcription-interim.json", seedEvents}
+	_, out, _ := runCmd(t, "", append([]string{"check", "-c", cfg}, files...)...)
+	lines := parseChecked(t, out)
+	want := map[string]int{} // "route decision reason" -> events
+	per := map[string]int{}
+	for _, c := range lines {
+		per[c.Decision]++
+		if c.Decision != "forward" {
+			want[" "+label(c)]++
+			continue
+		}
+		for _, r := range c.Routes {
+			want[r.Route+" "+label(c)]++
+		}
+	}
+	if per["forward"] == 0 || per["drop"] == 0 || per["reject"] == 0 {
+		t.Fatalf("the events should have every decision: %v", per)
+	}
+
+	code, out, errs := runCmd(t, "", append([]string{"check", "-c", cfg, "--summary"}, files...)...)
+	if code != exitOK || errs != "" {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	n := len(lines)
+	head := fmt.Sprintf("%d events in %d files: %d forward (%.1f%%), %d drop (%.1f%%), %d reject (%.1f%%)\n\n", n, len(files),
+		per["forward"], 100*float64(per["forward"])/float64(n), per["drop"], 100*float64(per["drop"])/float64(n),
+		per["reject"], 100*float64(per["reject"])/float64(n))
+	if !strings.HasPrefix(out, head) {
+		t.Fatalf("summary starts\n%s\nwant\n%s", out, head)
+	}
+	body := strings.Split(strings.TrimSpace(strings.TrimPrefix(out, head)), "\n")
+	if !regexp.MustCompile(`^route +decision +reason +events +share +example +at$`).MatchString(body[0]) {
+		t.Errorf("header %q", body[0])
+	}
+	forwardRe := regexp.MustCompile(`^(\S+) +(forward) +(\S+) +(\d+) +\S+ +\S+ +\S+$`)
+	otherRe := regexp.MustCompile(`^ *(drop|reject) +(\S+(?: \(rule error\))?) +(\d+) +\S+ +\S+ +\S+$`)
+	got := map[string]int{}
+	for _, l := range body[1:] {
+		if m := forwardRe.FindStringSubmatch(l); m != nil {
+			got[m[1]+" "+m[2]+" "+m[3]], _ = strconv.Atoi(m[4])
+			continue
+		}
+		if m := otherRe.FindStringSubmatch(l); m != nil {
+			got[" "+m[1]+" "+m[2]], _ = strconv.Atoi(m[3])
+			continue
+		}
+		t.Errorf("row %q", l)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows\n%v\nwant\n%v\n%s", got, want, out)
 	}
 }
