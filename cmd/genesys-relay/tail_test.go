@@ -106,3 +106,45 @@ func TestTailKinesisLocal(t *testing.T) {
 		t.Errorf("bad -from: exit %d: %s", code, errs)
 	}
 }
+
+// TestTailOutput: with outputs:, tail reads the stream of the output -output
+// names, and without -output (or with an unknown one) it says which outputs
+// there are instead of guessing.
+func TestTailOutput(t *testing.T) {
+	endpoint := testenv.KinesisEndpoint(t)
+	kc := testenv.KinesisClient(endpoint)
+	a, b := testenv.NewStream(t, kc, 1), testenv.NewStream(t, kc, 1)
+	t.Setenv("KINESIS_ENDPOINT", "")
+	t.Setenv("KINESIS_STREAM_NAME", "")
+	t.Setenv("RELAY_CONFIG", "")
+	cfg := writeFile(t, "relay.yaml", `filter: {sources: ["aws.partner/genesys.com/*"]}
+kinesis: {region: us-east-1, endpoint: "`+endpoint+`"}
+outputs:
+  conv: {stream: `+a+`}
+  pres: {stream: `+b+`}
+routes:
+  - {name: conv, to: conv, when: 'event["detail-type"].startsWith("v2.detail.events.conversation.")'}
+  - {name: pres, to: pres, when: 'event["detail-type"].endsWith(".presence")'}
+`)
+	code, out, errs := runCmd(t, "", "replay", "-c", cfg,
+		"../../examples/testdata/genesys-customer-start.json", "../../examples/testdata/genesys-user-presence.json")
+	if code != exitOK {
+		t.Fatalf("replay: exit %d\n%s%s", code, out, errs)
+	}
+	for output, want := range map[string]string{"conv": "v2.detail.events.conversation.", "pres": ".presence"} {
+		code, out, errs := runCmd(t, "", "tail", "-c", cfg, "-output", output)
+		if code != exitOK {
+			t.Fatalf("tail -output %s: exit %d: %s", output, code, errs)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], want) {
+			t.Errorf("tail -output %s: %d lines, want the one event whose topic has %q:\n%s", output, len(lines), want, out)
+		}
+	}
+	for _, args := range [][]string{{}, {"-output", "nope"}} {
+		code, _, errs := runCmd(t, "", append([]string{"tail", "-c", cfg}, args...)...)
+		if code != exitInvalid || !strings.Contains(errs, "conv, pres") {
+			t.Errorf("tail %v: exit %d, %q; want exit %d naming the outputs", args, code, errs, exitInvalid)
+		}
+	}
+}
