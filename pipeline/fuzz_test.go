@@ -88,7 +88,7 @@ enrich:
 			if n := utf8.RuneCountInString(rec.PartitionKey); n < 1 || n > 256 {
 				t.Fatalf("partition key of %d characters: %q", n, rec.PartitionKey)
 			}
-			if rec.ExplicitHashKey != "" && !validHashKey(rec.ExplicitHashKey) {
+			if rec.ExplicitHashKey != "" && !relay.ValidExplicitHashKey(rec.ExplicitHashKey) {
 				t.Fatalf("explicit hash key %q", rec.ExplicitHashKey)
 			}
 			again, err := p.Evaluate(data)

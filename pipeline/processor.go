@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"math/big"
 	"reflect"
 	"time"
 	"unicode/utf8"
@@ -46,7 +45,8 @@ type Outcome struct {
 	// RuleErr is the evaluation error that decided a fail-closed drop.
 	RuleErr error
 	// HashKeyErr is true when the configured explicit hash key failed to evaluate
-	// or was not a decimal in [0, 2^128); the record is sent without one.
+	// or is not one Kinesis accepts (relay.ValidExplicitHashKey); the record is
+	// sent without one.
 	HashKeyErr bool
 	// FieldErrs are enrichment fields that failed to evaluate (written as null).
 	FieldErrs []string
@@ -90,7 +90,7 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 	}
 	out.Decision = relay.Forward
 	out.Record.PartitionKey, out.KeyFallback = p.partitionKey(vars, env.ID)
-	if ehk, err := p.Rules.ExplicitHashKey(vars); err == nil && validHashKey(ehk) {
+	if ehk, err := p.Rules.ExplicitHashKey(vars); err == nil && relay.ValidExplicitHashKey(ehk) {
 		out.Record.ExplicitHashKey = ehk
 	} else if err != nil || ehk != "" {
 		// Configured but failed or out of range: Kinesis places the record by its
@@ -161,15 +161,4 @@ func fnv64a(v string) string {
 
 func validKey(k string) bool {
 	return k != "" && (len(k) <= 256 || utf8.RuneCountInString(k) <= 256)
-}
-
-var maxHashKey = new(big.Int).Lsh(big.NewInt(1), 128)
-
-// validHashKey reports whether s is a decimal in [0, 2^128).
-func validHashKey(s string) bool {
-	if s == "" || len(s) > 39 {
-		return false
-	}
-	n, ok := new(big.Int).SetString(s, 10)
-	return ok && n.Sign() >= 0 && n.Cmp(maxHashKey) < 0
 }
