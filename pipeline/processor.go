@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"reflect"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -62,12 +63,13 @@ func (p *Processor) Evaluate(raw []byte) (Outcome, error) {
 // decode.
 //
 // The decoded event lives in a pooled block that is cleared when evaluate
-// returns: what it returns must not point into it. The strings it returns (the
-// id, a partition key with hash none) are the decoder's text, not the block's.
+// returns, and its strings point into raw, which the caller may reuse: what
+// evaluate returns must point into neither. The strings it returns (the id, a
+// partition key with hash none, the explicit hash key) are copies.
 func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 	st := decodings.Get().(*decoding)
 	defer st.release()
-	env, detail, err := st.decode(raw, acc.Detail)
+	env, vars, err := st.decode(raw, acc)
 	if err != nil {
 		if env != nil {
 			return Outcome{Result: relay.Result{ID: env.ID}}, err
@@ -78,7 +80,6 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))
 	}
-	vars := newVars(env, detail, acc)
 	out := Outcome{Result: relay.Result{ID: env.ID}}
 	reason, pass, ruleErr := p.Rules.Filter(vars)
 	out.Reason = reason
@@ -91,7 +92,7 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 	out.Decision = relay.Forward
 	out.Record.PartitionKey, out.KeyFallback = p.partitionKey(vars, env.ID)
 	if ehk, err := p.Rules.ExplicitHashKey(vars); err == nil && relay.ValidExplicitHashKey(ehk) {
-		out.Record.ExplicitHashKey = ehk
+		out.Record.ExplicitHashKey = strings.Clone(ehk)
 	} else if err != nil || ehk != "" {
 		// Configured but failed or out of range: Kinesis places the record by its
 		// partition key instead; counted so it is not silent.
@@ -115,20 +116,6 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 	return out, nil
 }
 
-// newVars is what the rules see of an event decoded as acc asks. They see only
-// what they read: detail holds the fields they select, and event exists only
-// when they use it.
-func newVars(env *Envelope, detail *jsonObject, acc *rules.Access) *rules.Vars {
-	vars := &rules.Vars{Detail: detail}
-	switch {
-	case acc.Event:
-		vars.Event = eventObject(env, detail, nil)
-	case len(acc.EventFields) > 0:
-		vars.Event = eventObject(env, detail, acc.EventFields)
-	}
-	return vars
-}
-
 // partitionKey evaluates the key and applies the hash. An empty or failing key, or
 // one outside Kinesis's 1–256 characters, falls back to the envelope id.
 func (p *Processor) partitionKey(vars *rules.Vars, id string) (string, bool) {
@@ -146,7 +133,7 @@ func (p *Processor) partitionKey(vars *rules.Vars, id string) (string, bool) {
 
 func (p *Processor) hash(v string) string {
 	if p.Rules.HashKey == "none" {
-		return v
+		return strings.Clone(v)
 	}
 	return fnv64a(v)
 }
