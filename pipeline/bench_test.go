@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/shapes"
 )
 
 // benchSets are the event files of the benchmarks, each with the example config
@@ -120,4 +121,32 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkShapes measures Evaluate (examples/relay.yaml) on each shape of
+// internal/shapes at 1 MB, and json.Valid over the same bytes: the cost of a
+// pathological event against the floor. One op is one event.
+//
+//	go test ./pipeline -run '^$' -bench Shapes -benchmem
+func BenchmarkShapes(b *testing.B) {
+	p := loadExample(b, "relay.yaml")
+	for _, sh := range shapes.All {
+		raw := sh.Build(1 << 20)
+		b.Run(sh.Name+"/evaluate", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			defer cpuPerOp(b)()
+			for b.Loop() {
+				_, _ = p.Evaluate(raw)
+			}
+		})
+		b.Run(sh.Name+"/json.Valid", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			defer cpuPerOp(b)()
+			for b.Loop() {
+				_ = json.Valid(raw)
+			}
+		})
+	}
 }

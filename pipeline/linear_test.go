@@ -100,7 +100,7 @@ func TestDecodeBudget(t *testing.T) {
 		for _, acc := range []*rules.Access{rules.FullAccess(), example} {
 			c := measure(raw, acc, 0)
 			switch why := relay.RejectReason(c.err); {
-			case c.err == nil, why == "decoded_too_large":
+			case c.err == nil, why == "decoded_too_large" && !strings.HasPrefix(sh.Name, "ordinary"):
 			case why == "duplicate_key" && sh.Name == "top-dup-keys":
 			case why == "number_out_of_range" && sh.Name == "read-long-number":
 			default:
@@ -158,10 +158,8 @@ func TestDecodeBudgetOrdinary(t *testing.T) {
 // point where the budget ran out is malformed, not too large.
 func TestDecodeTooLarge(t *testing.T) {
 	p := loadExample(t, "relay.yaml")
-	raw := shapes.All[6].Build(1 << 20) // read-empty-arrays
-	if shapes.All[6].Name != "read-empty-arrays" {
-		t.Fatal("shapes reordered")
-	}
+	sh := shapeNamed(t, "read-empty-arrays")
+	raw := sh.Build(1 << 20)
 	out, err := p.Evaluate(raw)
 	var ie *relay.InvalidError
 	if !errors.As(err, &ie) || ie.Why != "decoded_too_large" || !strings.Contains(ie.Msg, "decoded") || out.ID != "shape-0001" {
@@ -175,7 +173,17 @@ func TestDecodeTooLarge(t *testing.T) {
 		t.Fatalf("malformed body over the budget: %v", err)
 	}
 	// Below the budget the same shape is decoded.
-	if out, err := p.Evaluate(shapes.All[6].Build(8 << 10)); err != nil || out.Decision != relay.Drop {
+	if out, err := p.Evaluate(sh.Build(8 << 10)); err != nil || out.Decision != relay.Drop {
 		t.Fatalf("8 KB: %+v, %v", out, err)
 	}
+}
+
+func shapeNamed(t testing.TB, name string) shapes.Shape {
+	for _, sh := range shapes.All {
+		if sh.Name == name {
+			return sh
+		}
+	}
+	t.Fatalf("no shape %q", name)
+	return shapes.Shape{}
 }

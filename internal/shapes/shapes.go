@@ -118,8 +118,18 @@ func deep(n, depth int) []byte {
 // less the levels around them.
 const Depth = 9990
 
-// All are the shapes, in the order of the benchmark tables.
+// participant is an ordinary piece of JSON, shaped like a Genesys Cloud
+// conversation participant: what a large ordinary event repeats.
+const participant = `{"id":"4f1d2c3b-5a6e-4f70-8a9b-0c1d2e3f4a5b","name":"Jane Doe","purpose":"customer",` +
+	`"state":"connected","startTime":"2026-11-27T12:00:00.000Z","wrapupRequired":false,"wrapupCode":null,` +
+	`"queueId":"0b5e2c1a-7d3f-4e21-9c8b-6a5f4e3d2c1b","attributes":{"customer_tier":"gold","priority_score":"85"},` +
+	`"segments":[{"type":"interact","start":1764244800000,"end":1764245100000,"disconnectType":"client"}]}`
+
+// All are the shapes, in the order of the benchmark tables. The first two
+// are not pathological: ordinary JSON of the same size, for comparison.
 var All = []Shape{
+	{"ordinary", "participant objects, 1 KB each, not read by the rules", func(n int) []byte { return repeat(n, participant, ",", "[", "]") }, skipValue},
+	{"ordinary-read", "participant objects in an object the rules read whole", func(n int) []byte { return repeat(n, participant, ",", "[", "]") }, readValue},
 	{"top-keys", "distinct top-level keys `\"k0\":0,…`", func(n int) []byte { return members(n, "k", "0") }, top},
 	{"top-dup-keys", "one top-level key repeated `\"x\":0,\"x\":0,…` (rejected: ambiguous)", func(n int) []byte { return same(n, `"x":0`) }, top},
 	{"detail-keys", "distinct keys in detail, not read by the rules", func(n int) []byte { return members(n, "k", "0") }, inDetail},
