@@ -261,6 +261,7 @@ func (d *decoder) envelope(acc *rules.Access) bool {
 	// The envelope's keys, with the values event needs (nil for the others),
 	// to find keys given twice and to build event.
 	top := frame{obj: true, start: len(a.mstack)}
+	readsEvent := acc.ReadsEvent()
 	s.i++
 	s.ws()
 	if s.peek() == '}' {
@@ -278,7 +279,7 @@ func (d *decoder) envelope(acc *rules.Access) bool {
 			if !ok {
 				return false
 			}
-			want := acc.Event || len(acc.EventFields) > 0 && acc.EventFields[key]
+			want := readsEvent && acc.ReadsEventKey(key)
 			v, ok := d.member(key, want, acc.Detail)
 			if !ok {
 				return false
@@ -303,7 +304,7 @@ func (d *decoder) envelope(acc *rules.Access) bool {
 	if s.i != len(s.b) {
 		return false
 	}
-	if acc.Event || len(acc.EventFields) > 0 {
+	if readsEvent {
 		return d.eventObject(&top, acc.Event)
 	}
 	a.mstack = a.mstack[:top.start]
