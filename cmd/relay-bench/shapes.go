@@ -38,7 +38,8 @@ type shapeResult struct {
 }
 
 // benchShapes measures, for each shape of internal/shapes (-shapes to choose),
-// a fresh relay process: its idle RSS; -shape-rounds requests of the shape's
+// a fresh relay process (first, for comparison, a fasthttp server that only
+// checks an ordinary body with json.Valid): its idle RSS; -shape-rounds requests of the shape's
 // body, one at a time (CPU per request, peak RSS); then -c senders sending it
 // -shape-rounds times each at once (CPU per request, peak RSS, slowest
 // answer). The relay's CPU is the sum of its threads' run time
@@ -54,13 +55,36 @@ func benchShapes(ctx context.Context, o options, tmp string) error {
 			return err
 		}
 	}
-	var results []shapeResult
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	relay := func(listen string) (*child, error) {
+		cfgData, err := relayConfig(o, listen, ks.URL(), benchStream)
+		if err != nil {
+			return nil, err
+		}
+		cfgPath := filepath.Join(tmp, "relay.yaml")
+		if err := os.WriteFile(cfgPath, cfgData, 0o600); err != nil {
+			return nil, err
+		}
+		return startChild(bin, []string{"serve", "-c", cfgPath}, o.env, filepath.Join(tmp, "relay.log"))
+	}
+	floor := func(listen string) (*child, error) {
+		return startChild(self, []string{floorCommand, "-listen", listen, "-fasthttp", "-valid"}, nil, filepath.Join(tmp, "floor.log"))
+	}
+	// The floor: what reading an ordinary body over HTTP and json.Valid cost
+	// in a process of their own, measured the same way.
+	r, err := benchShape(ctx, o, "floor: fasthttp, json.Valid (ordinary)", shapes.All[0].Build(o.shapeSize), floor)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	results := []shapeResult{r}
 	for _, sh := range shapes.All {
 		if o.shapes != "" && !slices.Contains(strings.Split(o.shapes, ","), sh.Name) {
 			continue
 		}
-		body := sh.Build(o.shapeSize)
-		r, err := benchShape(ctx, o, tmp, bin, ks.URL(), sh.Name, body)
+		r, err := benchShape(ctx, o, sh.Name, sh.Build(o.shapeSize), relay)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sh.Name, err)
 		}
@@ -73,28 +97,22 @@ func benchShapes(ctx context.Context, o options, tmp string) error {
 	return nil
 }
 
-func benchShape(ctx context.Context, o options, tmp, bin, kinesisURL, name string, body []byte) (shapeResult, error) {
+// benchShape measures the server that start starts on a free address with
+// body.
+func benchShape(ctx context.Context, o options, name string, body []byte, start func(listen string) (*child, error)) (shapeResult, error) {
 	r := shapeResult{Shape: name, Bytes: len(body), Statuses: map[string]int{}, Senders: o.senders}
 	r.ValidMS = validCPU(body).Seconds() * 1000
 	listen, err := freeAddr()
 	if err != nil {
 		return r, err
 	}
-	cfgData, err := relayConfig(o, listen, kinesisURL, benchStream)
-	if err != nil {
-		return r, err
-	}
-	cfgPath := filepath.Join(tmp, "relay.yaml")
-	if err := os.WriteFile(cfgPath, cfgData, 0o600); err != nil {
-		return r, err
-	}
-	ch, err := startChild(bin, []string{"serve", "-c", cfgPath}, o.env, filepath.Join(tmp, "relay.log"))
+	ch, err := start(listen)
 	if err != nil {
 		return r, err
 	}
 	defer ch.stop()
 	if err := ch.waitReady(ctx, "http://"+listen+"/readyz"); err != nil {
-		return r, fmt.Errorf("relay: %w", err)
+		return r, err
 	}
 	pid := ch.cmd.Process.Pid
 	url := "http://" + listen + "/eventbridge"
