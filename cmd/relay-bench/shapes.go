@@ -262,7 +262,8 @@ func reportShapes(w io.Writer, rs []shapeResult, jsonOnly bool) {
 				r.Shape, strings.Join(codes, " "), r.ValidMS, r.AloneCPUMS, r.AloneCPUMS/r.ValidMS, r.AloneRSSMB,
 				r.ConcCPUMS, r.ConcRSSMB, r.ConcMaxMS, r.LoadAverage1m)
 		}
-		fmt.Fprintf(w, "\nbodies of %d bytes or less; idle RSS before the first request %.0f MB\n", slices.MaxFunc(rs, func(a, b shapeResult) int { return a.Bytes - b.Bytes }).Bytes, rs[0].IdleRSSMB)
+		fmt.Fprintf(w, "\nbodies of %d bytes or less; RSS before the first request %.0f MB (%s)\n",
+			slices.MaxFunc(rs, func(a, b shapeResult) int { return a.Bytes - b.Bytes }).Bytes, rs[len(rs)-1].IdleRSSMB, rs[len(rs)-1].Shape)
 	}
 	for _, r := range rs {
 		b, _ := json.Marshal(r)
