@@ -15,6 +15,29 @@ import (
 	"errors"
 )
 
+// maxExplicitHashKey is 2^128 - 1, the largest hash key of a Kinesis stream.
+const maxExplicitHashKey = "340282366920938463463374607431768211455"
+
+// ValidExplicitHashKey reports whether k is an explicit hash key Kinesis
+// accepts: a decimal matching 0|([1-9]\d{0,38}) whose value is below 2^128. It
+// is the one check of the rule, so that the pipeline (and with it `check`)
+// and the Kinesis writer agree on every key: "007", "+5" or "-0" are refused
+// by both.
+func ValidExplicitHashKey(k string) bool {
+	if k == "0" {
+		return true
+	}
+	if k == "" || len(k) > len(maxExplicitHashKey) || k[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < '0' || k[i] > '9' {
+			return false
+		}
+	}
+	return len(k) < len(maxExplicitHashKey) || k <= maxExplicitHashKey
+}
+
 // Decision is what the pipeline decided for one event.
 type Decision uint8
 

@@ -190,7 +190,7 @@ func (w *Writer) check(rec relay.Record) (int, error) {
 	if n := utf8.RuneCountInString(rec.PartitionKey); n < 1 || n > 256 {
 		return 0, fmt.Errorf("kinesis: partition key must have 1 to 256 characters, got %d: %w", n, relay.ErrPermanent)
 	}
-	if !validHashKey(rec.ExplicitHashKey) {
+	if rec.ExplicitHashKey != "" && !relay.ValidExplicitHashKey(rec.ExplicitHashKey) {
 		return 0, fmt.Errorf("kinesis: explicit hash key %q is not a decimal number below 2^128: %w", rec.ExplicitHashKey, relay.ErrPermanent)
 	}
 	cost := size
@@ -201,24 +201,6 @@ func (w *Writer) check(rec relay.Record) (int, error) {
 		}
 	}
 	return cost, nil
-}
-
-// validHashKey reports whether k is empty or a decimal 128-bit unsigned integer
-// without leading zeros, as Kinesis requires.
-func validHashKey(k string) bool {
-	if k == "" || k == "0" {
-		return true
-	}
-	const maxKey = "340282366920938463463374607431768211455" // 2^128 - 1
-	if len(k) > len(maxKey) || k[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < '0' || k[i] > '9' {
-			return false
-		}
-	}
-	return len(k) < len(maxKey) || k <= maxKey
 }
 
 // Close stops accepting records, sends everything queued (without waiting for

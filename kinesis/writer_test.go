@@ -26,6 +26,10 @@ func TestInvalidRecordFailsAtPut(t *testing.T) {
 		{"hash key not a number", relay.Record{PartitionKey: "k", ExplicitHashKey: "12a", Data: []byte("x")}, "hash key"},
 		{"hash key too big", relay.Record{PartitionKey: "k", ExplicitHashKey: "340282366920938463463374607431768211456", Data: []byte("x")}, "hash key"},
 		{"hash key leading zero", relay.Record{PartitionKey: "k", ExplicitHashKey: "01", Data: []byte("x")}, "hash key"},
+		{"hash key 007", relay.Record{PartitionKey: "k", ExplicitHashKey: "007", Data: []byte("x")}, "hash key"},
+		{"hash key 00", relay.Record{PartitionKey: "k", ExplicitHashKey: "00", Data: []byte("x")}, "hash key"},
+		{"hash key +5", relay.Record{PartitionKey: "k", ExplicitHashKey: "+5", Data: []byte("x")}, "hash key"},
+		{"hash key -0", relay.Record{PartitionKey: "k", ExplicitHashKey: "-0", Data: []byte("x")}, "hash key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()

@@ -1,7 +1,6 @@
 package lambdain
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	relay "github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 )
 
 // shape is what kind of payload an invocation carries.
@@ -29,7 +29,7 @@ var envelopeKeys = []string{"detail-type", "source", "detail"}
 // a batch it returns the decoded records. Anything else is an invalid-event error that
 // names the problem.
 func detect(payload []byte) (shape, []events.SQSMessage, error) {
-	trimmed := bytes.TrimSpace(payload)
+	trimmed := jsonx.TrimSpace(payload)
 	if len(trimmed) == 0 {
 		return 0, nil, relay.Invalid("empty_payload", "lambda payload is empty")
 	}
@@ -67,7 +67,7 @@ func detect(payload []byte) (shape, []events.SQSMessage, error) {
 // sqsRecords decodes the Records array of an SQS event and checks that every record
 // comes from SQS: other event sources (Kinesis, SNS, S3...) use the same key.
 func sqsRecords(raw json.RawMessage) ([]events.SQSMessage, error) {
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '[' {
+	if t := jsonx.TrimSpace(raw); len(t) == 0 || t[0] != '[' {
 		return nil, relay.Invalid("not_sqs_batch", `lambda payload has "Records" but it is not an array`)
 	}
 	var recs []events.SQSMessage

@@ -21,7 +21,7 @@ func NewComparison(a, b *Processor) *Comparison {
 func (c *Comparison) Decide(raw []byte) (a Outcome, aErr error, b Outcome, bErr error) {
 	st := decodings.Get().(*decoding)
 	defer st.release()
-	env, detail, err := st.decode(raw, c.acc.Detail)
+	env, vars, err := st.decode(raw, c.acc)
 	if err != nil {
 		var o Outcome
 		if env != nil {
@@ -29,7 +29,7 @@ func (c *Comparison) Decide(raw []byte) (a Outcome, aErr error, b Outcome, bErr 
 		}
 		return o, err, o, err
 	}
-	a, aErr = c.a.decided(env, detail, c.acc, stageKey)
-	b, bErr = c.b.decided(env, detail, c.acc, stageKey)
+	a, aErr = c.a.decided(env, vars, stageKey)
+	b, bErr = c.b.decided(env, vars, stageKey)
 	return a, aErr, b, bErr
 }

@@ -1,9 +1,10 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -15,7 +16,8 @@ import (
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
-// Envelope is the part of an EventBridge envelope the relay reads.
+// Envelope is the part of an EventBridge envelope the relay reads. Its
+// strings other than ID may point into the body they were decoded from.
 type Envelope struct {
 	Version    string
 	ID         string
@@ -24,7 +26,6 @@ type Envelope struct {
 	Account    string
 	Time       string
 	Region     string
-	Resources  []string
 	// Detail is the received detail JSON, byte for byte.
 	Detail []byte
 	// Raw is the whole received envelope, surrounding white space removed.
@@ -36,15 +37,14 @@ type Envelope struct {
 // relay.InvalidError naming the problem; the envelope returned with it is nil or
 // holds only the ID.
 func Decode(raw []byte) (*Envelope, traits.Mapper, error) {
-	env, detail, err := decode(raw, nil)
-	if detail == nil {
-		// No typed nil in the interface.
+	env, vars, err := decode(raw, nil)
+	if err != nil {
 		return env, nil, err
 	}
-	return env, detail, nil
+	return env, vars.Detail.(*jsonObject), nil
 }
 
-// The envelope keys the relay reads, in the order of decoder.fields. They match
+// The envelope keys the relay reads, in the order of decoder.values. They match
 // exactly: "ID" is not "id" (encoding/json would take it for one).
 const (
 	keyVersion    = "version"
@@ -58,44 +58,61 @@ const (
 	keyDetail     = "detail"
 )
 
-// decode is Decode that decodes only the detail fields p asks for (all of them
-// when p is nil or p.All). It reads raw once: it validates the whole body as
-// strictly as json.Valid and utf8.Valid together, matches the envelope keys,
-// keeps the byte span of detail, and builds the values the rules read.
-func decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
-	return new(decoding).decode(raw, p)
+// decode is Decode that decodes only what acc asks for (everything when acc is
+// nil): the fields of detail acc.Detail names, and event when the rules use
+// it. It reads raw once: it validates the whole body as strictly as json.Valid
+// and utf8.Valid together, matches the envelope keys, keeps the byte span of
+// detail, and builds the values the rules read.
+func decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Vars, error) {
+	return new(decoding).decode(raw, acc)
 }
 
 // decode is the function decode using st's memory, which must be zero. What it
-// returns points into st, except the strings, which are the arena's text.
-func (st *decoding) decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, error) {
-	raw = bytes.TrimSpace(raw)
+// returns points into st and into raw, except the envelope ID.
+func (st *decoding) decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Vars, error) {
+	if acc == nil {
+		acc = rules.FullAccess()
+	}
+	raw = trimSpace(raw)
 	if len(raw) == 0 {
 		return nil, nil, relay.Invalid("empty_body", "request body is empty; want an EventBridge event (JSON object)")
 	}
 	if raw[0] != '{' {
 		return nil, nil, syntaxError(raw)
 	}
+	limit := st.limit
+	if limit == 0 {
+		limit = budget(len(raw))
+	}
 	st.d = decoder{s: scanner{b: raw, arena: arena{
-		// Decoded strings take at most the size of raw.
-		text:    make([]byte, 0, min(len(raw), 512)),
+		limit:   limit,
 		members: st.members[:0],
 		mstack:  st.mstack[:0],
 		objs:    st.objs[:0],
+		frames:  st.frames[:0],
 	}}, detailLo: -1}
 	d := &st.d
-	if !d.envelope(p) {
-		return nil, nil, syntaxError(raw)
+	e := &st.env
+	e.Raw = raw
+	if !d.envelope(acc) {
+		if !d.s.arena.over() || !valid(raw) {
+			return nil, nil, syntaxError(raw)
+		}
+		if id := d.field(keyID); id != nil {
+			e.ID = strings.Clone(*id)
+		}
+		return e, nil, relay.Invalid("decoded_too_large", fmt.Sprintf(
+			"event too complex: its decoded values would take more than %d bytes (%d times the %d bytes of the body, plus %d)",
+			d.s.arena.limit, budgetFactor, len(raw), budgetSlack))
 	}
 	if d.typeErr != nil {
 		return nil, nil, d.typeErr
 	}
 	id, source, detailType := d.field(keyID), d.field(keySource), d.field(keyDetailType)
-	// Once the id is known, errors still return the envelope so callers can name it.
-	e := &st.env
-	e.Raw = raw
+	// Once the id is known, errors still return the envelope so callers can
+	// name it. The id is the one string that outlives the body.
 	if id != nil {
-		e.ID = *id
+		e.ID = strings.Clone(*id)
 	}
 	if d.hasDup {
 		// encoding/json keeps the last of two values, a consumer of the record
@@ -118,15 +135,9 @@ func (st *decoding) decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, e
 		return e, nil, relay.Invalid("detail_not_object", `envelope "detail" must be a JSON object`)
 	}
 	if d.s.numErr {
-		// A number beyond float64 in detail: encoding/json refuses it, so do we,
-		// in its words.
-		var m map[string]any
-		if err := json.Unmarshal(detailRaw, &m); err != nil {
-			return e, nil, relay.Invalid("malformed_json", "detail is not valid JSON: "+err.Error())
-		}
+		return e, nil, d.numberError()
 	}
-	e.Source, e.DetailType = *source, *detailType
-	e.Resources, e.Detail = d.resources, detailRaw
+	e.Source, e.DetailType, e.Detail = *source, *detailType, detailRaw
 	for _, f := range [...]struct {
 		dst *string
 		key string
@@ -135,19 +146,71 @@ func (st *decoding) decode(raw []byte, p *rules.Path) (*Envelope, *jsonObject, e
 			*f.dst = *v
 		}
 	}
-	return e, d.detail, nil
+	st.vars = rules.Vars{Detail: d.detail}
+	if d.event != nil {
+		st.vars.Event = d.event
+	}
+	return e, &st.vars, nil
+}
+
+// trimSpace removes the JSON white space (space, tab, CR, LF) around b, and
+// nothing else: a body surrounded by other space is not JSON.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// valid reports whether raw is one JSON value, as json.Valid and utf8.Valid
+// together, without decoding anything.
+func valid(raw []byte) bool {
+	// numErr: the range of numbers is no matter of syntax; leave them unparsed.
+	s := scanner{b: raw, numErr: true, arena: arena{limit: math.MaxInt}}
+	if !s.skip(0) {
+		return false
+	}
+	s.ws()
+	return s.i == len(raw)
+}
+
+// numberError is the error for a number that does not fit a float64, which
+// json.Unmarshal refuses wherever it is.
+func (d *decoder) numberError() error {
+	s := &d.s
+	lo := s.numAt
+	s.i = lo
+	_, hi, _ := s.num()
+	n := string(s.b[lo:min(hi, lo+32)])
+	if hi > lo+32 {
+		n += "…"
+	}
+	where := "the envelope"
+	if d.detailLo <= lo && lo < d.detailHi {
+		where = "detail"
+	}
+	return relay.Invalid("number_out_of_range", fmt.Sprintf("number %s in %s does not fit a 64-bit float (JSON decoders refuse it)", n, where))
 }
 
 // decoding is the memory decode needs for an event, taken in one allocation:
-// the decoder, the envelope and the first arrays of the arena, which hold the
-// values of a typical event. The decoded strings are apart (arena.text): they
-// may outlive the evaluation, the rest need not.
+// the decoder, the envelope, the rules' variables and the first arrays of the
+// arena, which hold the values of a typical event. Unescaped strings are
+// apart (arena.text): they may outlive the evaluation, the rest need not.
 type decoding struct {
+	// limit, when set, replaces the budget (tests).
+	limit   int
 	d       decoder
 	env     Envelope
+	vars    rules.Vars
 	members [16]member
-	mstack  [8]member
+	mstack  [16]member
 	objs    [6]jsonObject
+	frames  [6]frame
 }
 
 // decodings keeps the decodings of evaluated events for the next ones: nothing
@@ -164,18 +227,17 @@ func (st *decoding) release() {
 
 // decoder holds what one pass over an envelope found.
 type decoder struct {
-	s         scanner
-	values    [7]string // version, id, detail-type, source, account, time, region
-	set       [7]bool   // values[i] was a string (null or missing leave it unset)
-	resources []string
-	detail    *jsonObject
+	s      scanner
+	values [7]string // version, id, detail-type, source, account, time, region
+	set    [7]bool   // values[i] was a string (null or missing leave it unset)
+	detail *jsonObject
+	// event is the envelope as the rules' event variable, when they use it.
+	event *jsonObject
 	// detailLo and detailHi bound the detail value; detailLo is -1 without one.
 	detailLo, detailHi int
 	typeErr            error  // the first envelope field of the wrong type
 	dup                string // the first top-level key seen twice, if hasDup
 	hasDup             bool   // ("" is a key too)
-	keys               [][]byte
-	keysBuf            [12][]byte
 }
 
 var stringFields = [7]string{keyVersion, keyID, keyDetailType, keySource, keyAccount, keyTime, keyRegion}
@@ -189,104 +251,170 @@ func (d *decoder) field(key string) *string {
 	return nil
 }
 
-// envelope scans the top-level object. It reports false on a syntax error.
-func (d *decoder) envelope(p *rules.Path) bool {
+// envelope scans the top-level object: it checks the envelope fields, decodes
+// detail as acc.Detail asks and, when the rules use event, the members of the
+// envelope they read, as encoding/json would decode them. It reports false on
+// a syntax error or when the budget is spent.
+func (d *decoder) envelope(acc *rules.Access) bool {
 	s := &d.s
-	d.keys = d.keysBuf[:0]
+	a := &s.arena
+	// The envelope's keys, with the values event needs (nil for the others),
+	// to find keys given twice and to build event.
+	top := frame{obj: true, start: len(a.mstack)}
+	readsEvent := acc.ReadsEvent()
 	s.i++
 	s.ws()
 	if s.peek() == '}' {
 		s.i++
-		s.ws()
-		return s.i == len(s.b)
+	} else {
+		for {
+			if s.peek() != '"' {
+				return false
+			}
+			lo, hi, esc, ok := s.str()
+			if !ok || !s.colon() {
+				return false
+			}
+			key, ok := s.strValue(lo, hi, esc)
+			if !ok {
+				return false
+			}
+			want := readsEvent && acc.ReadsEventKey(key)
+			v, ok := d.member(key, want, acc.Detail)
+			if !ok {
+				return false
+			}
+			dup, ok := a.pushMember(&top, key, v)
+			if !ok {
+				return false
+			}
+			if dup && !d.hasDup {
+				d.dup, d.hasDup = key, true
+			}
+			more, ok := s.next('}')
+			if !ok {
+				return false
+			}
+			if !more {
+				break
+			}
+		}
 	}
-	for {
-		if s.peek() != '"' {
-			return false
-		}
-		lo, hi, esc, ok := s.str()
-		if !ok || !s.colon() {
-			return false
-		}
-		key := s.b[lo:hi]
-		if esc {
-			key = []byte(s.strValue(lo, hi, esc))
-		}
-		d.noteKey(key)
-		s.ws()
-		if !d.member(key, p) {
-			return false
-		}
-		more, ok := s.next('}')
-		if !ok {
-			return false
-		}
-		if !more {
-			s.ws()
-			return s.i == len(s.b)
-		}
+	s.ws()
+	if s.i != len(s.b) {
+		return false
 	}
+	if readsEvent {
+		return d.eventObject(&top, acc.Event)
+	}
+	a.mstack = a.mstack[:top.start]
+	return true
 }
 
-// noteKey remembers key and notes the first key seen twice.
-func (d *decoder) noteKey(key []byte) {
-	if d.hasDup {
-		return
-	}
-	for _, k := range d.keys {
-		if bytes.Equal(k, key) {
-			d.dup, d.hasDup = string(key), true
-			return
+// eventObject builds event from the envelope's members: all of them when
+// whole, otherwise those the rules read (the others have no value).
+func (d *decoder) eventObject(top *frame, whole bool) bool {
+	a := &d.s.arena
+	if !whole {
+		ms := a.mstack[top.start:]
+		n := 0
+		for _, m := range ms {
+			if m.val != nil {
+				ms[n] = m
+				n++
+			}
+		}
+		a.mstack = a.mstack[:top.start+n]
+		top.idx = nil
+		if n > indexMin {
+			// Rare: more than indexMin envelope fields read one by one.
+			tmp := frame{obj: true, start: len(a.mstack)}
+			for _, m := range ms[:n] {
+				if _, ok := a.pushMember(&tmp, string(m.key), m.val); !ok {
+					return false
+				}
+			}
+			copy(a.mstack[top.start:], a.mstack[tmp.start:])
+			a.mstack = a.mstack[:top.start+n]
+			top.idx = tmp.idx
 		}
 	}
-	d.keys = append(d.keys, key)
+	ev, ok := a.object(top)
+	d.event = ev
+	return ok
 }
 
-// member decodes the value of one top-level key.
-func (d *decoder) member(key []byte, p *rules.Path) bool {
+// member decodes the value of the top-level key; v is its value as event
+// holds it when want is set, else nil.
+func (d *decoder) member(key string, want bool, detail *rules.Path) (v ref.Val, ok bool) {
 	s := &d.s
 	c := s.peek()
-	switch string(key) {
-	case keyResources:
-		switch c {
-		case '[':
-			return d.stringList()
-		case 'n':
-			d.resources = nil
-			return s.lit("null")
-		}
-		d.wrongType(keyResources, "[]string", c)
-		return s.skip(1)
+	switch key {
 	case keyDetail:
 		d.detailLo, d.detail = s.i, nil
-		ok := false
 		if c == '{' {
-			d.detail, ok = s.object(p, 1)
+			v, ok = s.decodeValue(detail, 1)
+			if ok {
+				d.detail = v.(*jsonObject)
+			}
+		} else if want {
+			v, ok = s.decodeValue(nil, 1)
 		} else {
 			ok = s.skip(1)
 		}
 		d.detailHi = s.i
-		return ok
+		if !want {
+			v = nil
+		}
+		return v, ok
+	case keyResources:
+		switch c {
+		case '[':
+			return d.stringList(want)
+		case 'n':
+			ok = s.lit("null")
+			if want {
+				v = types.NullValue
+			}
+			return v, ok
+		}
+		d.wrongType(keyResources, "[]string", c)
+		return nil, s.skip(1)
 	}
 	for i, k := range stringFields {
-		if k != string(key) {
+		if k != key {
 			continue
 		}
 		switch c {
 		case '"':
 			lo, hi, esc, ok := s.str()
-			if ok {
-				d.values[i], d.set[i] = s.strValue(lo, hi, esc), true
+			if !ok {
+				return nil, false
 			}
-			return ok
+			if d.values[i], ok = s.strValue(lo, hi, esc); !ok {
+				return nil, false
+			}
+			d.set[i] = true
+			if want {
+				s.arena.used += sizeString
+				v = types.String(d.values[i])
+			}
+			return v, true
 		case 'n':
 			d.set[i] = false
-			return s.lit("null")
+			ok = s.lit("null")
+			if want {
+				v = types.NullValue
+			}
+			return v, ok
 		}
 		d.wrongType(k, "string", c)
-		return s.skip(1)
+		return nil, s.skip(1)
 	}
-	return s.skip(1)
+	if want {
+		return s.decodeValue(nil, 1)
+	}
+	return nil, s.skip(1)
 }
 
 func (d *decoder) wrongType(field, want string, c byte) {
@@ -295,41 +423,66 @@ func (d *decoder) wrongType(field, want string, c byte) {
 	}
 }
 
-// stringList decodes resources as encoding/json decodes a []string: null
-// elements become "", other non-strings are a type error.
-func (d *decoder) stringList() bool {
+// stringList checks resources as encoding/json decodes a []string (null
+// elements become "", other non-strings are a type error) and, when want is
+// set, decodes it as event holds it (null elements stay null).
+func (d *decoder) stringList(want bool) (ref.Val, bool) {
 	s := &d.s
+	a := &s.arena
 	s.i++
 	s.ws()
-	d.resources = []string{}
 	if s.peek() == ']' {
 		s.i++
-		return true
+		if want {
+			return emptyList, true
+		}
+		return nil, true
 	}
+	start := len(a.estack)
 	for {
-		s.ws()
+		var v ref.Val
 		switch c := s.peek(); c {
 		case '"':
 			lo, hi, esc, ok := s.str()
 			if !ok {
-				return false
+				return nil, false
 			}
-			d.resources = append(d.resources, s.strValue(lo, hi, esc))
+			if want {
+				str, ok := s.strValue(lo, hi, esc)
+				if !ok {
+					return nil, false
+				}
+				a.used += sizeString
+				v = types.String(str)
+			}
 		case 'n':
 			if !s.lit("null") {
-				return false
+				return nil, false
 			}
-			d.resources = append(d.resources, "")
+			v = types.NullValue
 		default:
 			d.wrongType(keyResources, "string", c)
 			if !s.skip(2) {
-				return false
+				return nil, false
 			}
+			want = false
 		}
-		if more, ok := s.next(']'); !ok || !more {
-			return ok
+		if want && !a.pushElem(v) {
+			return nil, false
+		}
+		more, ok := s.next(']')
+		if !ok {
+			return nil, false
+		}
+		if !more {
+			break
 		}
 	}
+	if !want {
+		a.estack = a.estack[:start]
+		return nil, true
+	}
+	return a.list(start)
 }
 
 // jsonKind names the JSON type of a value by its first byte, as encoding/json's
@@ -364,69 +517,4 @@ func syntaxError(raw []byte) error {
 		return relay.Invalid("malformed_json", "body is not valid JSON: "+err.Error())
 	}
 	return relay.Invalid("malformed_json", "body is not valid JSON")
-}
-
-// envelopeKeys are the envelope fields the rules' event variable holds besides
-// detail.
-var envelopeKeys = [...]string{keyVersion, keyID, keyDetailType, keySource, keyAccount, keyTime, keyRegion, keyResources}
-
-// eventValue is the rules' event variable with its members, in one allocation.
-type eventValue struct {
-	obj       jsonObject
-	members   [len(envelopeKeys) + 1]member
-	resources jsonList
-}
-
-// eventObject is the envelope as the rules' event variable sees it: every
-// envelope field and detail when keys is nil, otherwise the envelope fields
-// and detail among keys (what the rules read when they only select fields of
-// event).
-func eventObject(e *Envelope, detail *jsonObject, keys map[string]bool) *jsonObject {
-	ev := &eventValue{}
-	n := 0
-	for _, k := range envelopeKeys {
-		if keys != nil && !keys[k] {
-			continue
-		}
-		m := &ev.members[n]
-		m.key = types.String(k)
-		if k == keyResources {
-			res := make([]ref.Val, len(e.Resources))
-			for j, r := range e.Resources {
-				res[j] = types.String(r)
-			}
-			ev.resources.elems = res
-			m.val = &ev.resources
-		} else {
-			m.val = types.String(envelopeString(e, k))
-		}
-		n++
-	}
-	if keys == nil || keys[keyDetail] {
-		ev.members[n] = member{key: keyDetail, val: detail}
-		n++
-	}
-	ev.obj.members = ev.members[:n:n]
-	return &ev.obj
-}
-
-// envelopeString is the envelope string field k.
-func envelopeString(e *Envelope, k string) string {
-	switch k {
-	case keyVersion:
-		return e.Version
-	case keyID:
-		return e.ID
-	case keyDetailType:
-		return e.DetailType
-	case keySource:
-		return e.Source
-	case keyAccount:
-		return e.Account
-	case keyTime:
-		return e.Time
-	case keyRegion:
-		return e.Region
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -56,6 +57,21 @@ func TestDecodeInvalid(t *testing.T) {
 		{"array detail", `{` + ok + `,"detail":[{}]}`, "detail_not_object", `envelope "detail" must be a JSON object`, "e-1"},
 		{"number detail", `{` + ok + `,"detail":1}`, "detail_not_object", `envelope "detail" must be a JSON object`, "e-1"},
 		{"bool detail", `{` + ok + `,"detail":false}`, "detail_not_object", `envelope "detail" must be a JSON object`, "e-1"},
+		// Only JSON white space may surround the body.
+		{"vertical tab before", "\v{" + ok + `,"detail":{}}`, "malformed_json", "body is not valid JSON", ""},
+		{"form feed after", `{` + ok + `,"detail":{}}` + "\f", "malformed_json", "body is not valid JSON: invalid character '\\f' after top-level value", ""},
+		{"no-break space before", "\u00a0{" + ok + `,"detail":{}}`, "malformed_json", "body is not valid JSON", ""},
+		{"line separator after", `{` + ok + `,"detail":{}}` + "\u2028", "malformed_json", "body is not valid JSON: invalid character 'â' after top-level value", ""},
+		{"NEL after", `{` + ok + `,"detail":{}}` + "\u0085", "malformed_json", "body is not valid JSON: invalid character 'Â' after top-level value", ""},
+		{"only a vertical tab", "\v", "malformed_json", "body is not valid JSON", ""},
+		// A number beyond float64 is refused wherever it is, as encoding/json
+		// refuses it when decoding the envelope into an interface{}.
+		{"number beyond float64 in detail", `{` + ok + `,"detail":{"a":[1e400]}}`, "number_out_of_range",
+			"number 1e400 in detail does not fit a 64-bit float (JSON decoders refuse it)", "e-1"},
+		{"number beyond float64 outside detail", `{` + ok + `,"detail":{},"x":{"y":-1e400}}`, "number_out_of_range",
+			"number -1e400 in the envelope does not fit a 64-bit float (JSON decoders refuse it)", "e-1"},
+		{"long number beyond float64", `{` + ok + `,"x":` + strings.Repeat("9", 400) + `,"detail":{}}`, "number_out_of_range",
+			"number " + strings.Repeat("9", 32) + "… in the envelope does not fit a 64-bit float (JSON decoders refuse it)", "e-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env, detail, err := Decode([]byte(tc.raw))
@@ -96,12 +112,18 @@ func TestDecode(t *testing.T) {
 	want := &Envelope{
 		Version: "0", ID: "e-1", DetailType: "Genesys Cloud Interaction Event", Source: "genesys.cloud",
 		Account: "123456789012", Time: "2026-11-27T12:00:00Z", Region: "eu-west-1",
-		Resources: []string{"arn:a", "arn:b"},
-		Detail:    []byte(`{ "n": 12345678901234567890, "s": "x" }`),
-		Raw:       []byte(strings.TrimSpace(raw)),
+		Detail: []byte(`{ "n": 12345678901234567890, "s": "x" }`),
+		Raw:    []byte(strings.TrimSpace(raw)),
 	}
 	if !reflect.DeepEqual(env, want) {
 		t.Fatalf("Decode =\n%+v\nwant\n%+v", env, want)
+	}
+	_, vars, err := decode([]byte(raw), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := vars.Event.(*jsonObject).Value().(map[string]any)["resources"]; !reflect.DeepEqual(res, []any{"arn:a", "arn:b"}) {
+		t.Fatalf("event.resources = %#v", res)
 	}
 	wantDetail := map[string]any{"n": 12345678901234567890.0, "s": "x"}
 	if !reflect.DeepEqual(detail.Value(), wantDetail) {
@@ -113,17 +135,17 @@ func TestDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Version != "" || env.Region != "" || env.Resources != nil || string(env.Detail) != "{}" || detail.Size() != types.Int(0) {
+	if env.Version != "" || env.Region != "" || string(env.Detail) != "{}" || detail.Size() != types.Int(0) {
 		t.Fatalf("minimal envelope decoded as %+v, detail %v", env, detail)
 	}
 }
 
 func TestEventObject(t *testing.T) {
-	env, detail, err := decode(envelope("e-1", `{"a":1}`), nil)
+	_, vars, err := decode(envelope("e-1", `{"a":1}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := eventObject(env, detail, nil).Value()
+	got := vars.Event.(*jsonObject).Value()
 	want := map[string]any{
 		"version": "0", "id": "e-1", "detail-type": "Genesys Cloud Interaction Event", "source": "genesys.cloud",
 		"account": "123456789012", "time": "2026-11-27T12:00:00Z", "region": "eu-west-1",
@@ -185,5 +207,72 @@ func TestDecodeKeys(t *testing.T) {
 	env, _, err := Decode([]byte(`{"id":"e-1","ID":"e-2","Detail":5,` + rest + `}`))
 	if err != nil || env.ID != "e-1" || string(env.Detail) != "{}" {
 		t.Fatalf("Decode = %+v, %v", env, err)
+	}
+}
+
+// TestEventIsTheEnvelope: the rules' event is what encoding/json decodes the
+// envelope to, whether the rules read some of its fields or use it whole:
+// keys beyond the known ones (EventBridge adds replay-name to replayed
+// events) are there, a missing key is missing, null is null. The record's
+// source_region and trace_id keep their meaning (a null region is "").
+func TestEventIsTheEnvelope(t *testing.T) {
+	const fields = `
+filter:
+  sources: ["genesys.cloud"]
+partition_key:
+  expr: 'event.id'
+  hash: none
+enrich:
+  fields:
+    has_account: 'has(event.account)'
+    region: 'event.region'
+    replay: 'event[?"replay-name"].orValue("none")'
+    resources: 'event.resources'
+    detail_type: 'event["detail-type"]'
+`
+	for _, tc := range []struct {
+		raw  string
+		want map[string]any
+	}{
+		{`{"id":"e-1","source":"genesys.cloud","detail-type":"t","region":null,"resources":null,"detail":{},"replay-name":"r-1"}`,
+			map[string]any{"has_account": false, "region": nil, "replay": "r-1", "resources": nil, "detail_type": "t", "size": 7.0,
+				"source_region": "", "trace_id": "e-1"}},
+		{`{"id":"e-2","source":"genesys.cloud","detail-type":"t","account":"1","region":"eu-west-1","resources":["a",null],"detail":{}}`,
+			map[string]any{"has_account": true, "region": "eu-west-1", "replay": "none", "resources": []any{"a", nil}, "detail_type": "t", "size": 7.0,
+				"source_region": "eu-west-1", "trace_id": "e-2"}},
+		{`{"id":"e-3","source":"genesys.cloud","detail-type":"t","detail":{"a":1},"x":{"y":[true]}}`,
+			map[string]any{"has_account": false, "region": nil, "replay": "none", "resources": nil, "detail_type": "t", "size": 5.0,
+				"source_region": "", "trace_id": "e-3"}},
+	} {
+		for _, whole := range []bool{false, true} {
+			doc := fields
+			if whole {
+				doc += "    size: 'double(size(event))'\n"
+			}
+			p := newProcessor(t, doc)
+			out, err := p.Evaluate([]byte(tc.raw))
+			if err != nil || out.Decision != relay.Forward {
+				t.Fatalf("%s: %+v, %v", tc.raw, out, err)
+			}
+			var rec map[string]any
+			if err := json.Unmarshal(out.Record.Data, &rec); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range tc.want {
+				if k == "size" && !whole {
+					continue
+				}
+				got, ok := rec[k]
+				if k == "region" || k == "resources" {
+					if want == nil && !ok {
+						// A missing key read without has(): a field error, written as null.
+						got, ok = nil, true
+					}
+				}
+				if !ok || !reflect.DeepEqual(got, want) {
+					t.Errorf("%s (event whole %v): %s = %#v, want %#v", tc.raw, whole, k, got, want)
+				}
+			}
+		}
 	}
 }

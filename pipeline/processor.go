@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"math/big"
 	"reflect"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -68,7 +68,8 @@ type Outcome struct {
 	// RouteErrs are the routes whose when failed to evaluate (not taken).
 	RouteErrs []RouteError
 	// HashKeyErr is true when the configured explicit hash key failed to evaluate
-	// or was not a decimal in [0, 2^128); the record is sent without one.
+	// or is not one Kinesis accepts (relay.ValidExplicitHashKey); the record is
+	// sent without one.
 	HashKeyErr bool
 	// FieldErrs are enrichment fields that failed to evaluate (written as null).
 	FieldErrs []string
@@ -132,28 +133,28 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 // evaluateTo is evaluate up to upTo.
 //
 // The decoded event lives in a pooled block that is cleared when evaluate
-// returns: what it returns must not point into it. The strings it returns (the
-// id, a partition key with hash none) are the decoder's text, not the block's.
+// returns, and its strings point into raw, which the caller may reuse: what
+// evaluate returns must point into neither. The strings it returns (the id, a
+// partition key with hash none, the explicit hash key) are copies.
 func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outcome, error) {
 	st := decodings.Get().(*decoding)
 	defer st.release()
-	env, detail, err := st.decode(raw, acc.Detail)
+	env, vars, err := st.decode(raw, acc)
 	if err != nil {
 		if env != nil {
 			return Outcome{Result: relay.Result{ID: env.ID}}, err
 		}
 		return Outcome{}, err
 	}
-	return p.decided(env, detail, acc, upTo)
+	return p.decided(env, vars, upTo)
 }
 
 // decided is evaluateTo after the decoding.
-func (p *Processor) decided(env *Envelope, detail *jsonObject, acc *rules.Access, upTo stage) (Outcome, error) {
+func (p *Processor) decided(env *Envelope, vars *rules.Vars, upTo stage) (Outcome, error) {
 	if !p.Rules.Sources.Allowed(env.Source) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))
 	}
-	vars := newVars(env, detail, acc)
 	out := Outcome{Result: relay.Result{ID: env.ID}}
 	reason, pass, ruleErr := p.Rules.Filter(vars)
 	out.Reason = reason
@@ -165,20 +166,6 @@ func (p *Processor) decided(env *Envelope, detail *jsonObject, acc *rules.Access
 	}
 	p.route(&out, env, vars, upTo)
 	return out, nil
-}
-
-// newVars is what the rules see of an event decoded as acc asks. They see only
-// what they read: detail holds the fields they select, and event exists only
-// when they use it.
-func newVars(env *Envelope, detail *jsonObject, acc *rules.Access) *rules.Vars {
-	vars := &rules.Vars{Detail: detail}
-	switch {
-	case acc.Event:
-		vars.Event = eventObject(env, detail, nil)
-	case len(acc.EventFields) > 0:
-		vars.Event = eventObject(env, detail, acc.EventFields)
-	}
-	return vars
 }
 
 // partitionKey evaluates key and applies its hash. An empty or failing key, or
@@ -198,7 +185,7 @@ func partitionKey(key *rules.Key, vars *rules.Vars, id string) (string, bool) {
 
 func hashWith(hash, v string) string {
 	if hash == "none" {
-		return v
+		return strings.Clone(v)
 	}
 	return fnv64a(v)
 }
@@ -213,15 +200,4 @@ func fnv64a(v string) string {
 
 func validKey(k string) bool {
 	return k != "" && (len(k) <= 256 || utf8.RuneCountInString(k) <= 256)
-}
-
-var maxHashKey = new(big.Int).Lsh(big.NewInt(1), 128)
-
-// validHashKey reports whether s is a decimal in [0, 2^128).
-func validHashKey(s string) bool {
-	if s == "" || len(s) > 39 {
-		return false
-	}
-	n, ok := new(big.Int).SetString(s, 10)
-	return ok && n.Sign() >= 0 && n.Cmp(maxHashKey) < 0
 }

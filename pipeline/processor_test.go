@@ -177,10 +177,12 @@ partition_key:
 }
 
 // TestOutcomeOutlivesDecoding checks that what Evaluate returns does not point
-// into the pooled memory it decoded the event in: the outcomes of earlier events
-// must not change while later events are evaluated. The partition key is a
-// decoded string (hash none), the rules fail on some events (rule errors), and
-// the enrichment fields copy decoded values.
+// into the pooled memory it decoded the event in, nor into the body, which the
+// input reuses: the outcomes of earlier events must not change while later
+// events are evaluated and after their bodies are overwritten. The partition
+// key and the explicit hash key are decoded strings (hash none), the rules
+// fail on some events (rule errors), and the enrichment fields copy decoded
+// values.
 func TestOutcomeOutlivesDecoding(t *testing.T) {
 	p := newProcessor(t, `
 filter:
@@ -191,6 +193,7 @@ filter:
 partition_key:
   expr: 'detail.queue.name'
   hash: none
+  explicit_hash_key: 'detail.?h.orValue("")'
 enrich:
   fields:
     queue: 'detail.queue'
@@ -202,28 +205,33 @@ kinesis:
 	type kept struct {
 		out             Outcome
 		id, key, reason string
+		hashKey         string
 		data            string
 		ruleErr         string
 	}
 	var all []kept
 	for i := range 200 {
-		detail := fmt.Sprintf(`{"queue":{"name":"q-%03d-%s","id":%d},"list":["a%d","b%d"]}`, i, strings.Repeat("x", i%40), i, i, i)
+		detail := fmt.Sprintf(`{"queue":{"name":"q-%03d-%s","id":%d},"list":["a%d","b%d"],"h":"%d"}`, i, strings.Repeat("x", i%40), i, i, i, 1000+i)
 		if i%7 == 0 {
 			detail = fmt.Sprintf(`{"list":["c%d"]}`, i) // no queue: the rule errs
 		}
 		if i%11 == 0 {
 			detail = `{"queue":{"name":"drop-me"}}`
 		}
-		out, err := p.Evaluate(envelope(fmt.Sprintf("id-%03d", i), detail))
+		body := envelope(fmt.Sprintf("id-%03d", i), detail)
+		out, err := p.Evaluate(body)
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
 		k := kept{out: out, id: strings.Clone(out.ID), key: strings.Clone(out.Record.PartitionKey),
-			reason: strings.Clone(out.Reason), data: string(out.Record.Data)}
+			reason: strings.Clone(out.Reason), data: string(out.Record.Data), hashKey: strings.Clone(out.Record.ExplicitHashKey)}
 		if out.RuleErr != nil {
 			k.ruleErr = out.RuleErr.Error()
 		}
 		all = append(all, k)
+		for j := range body {
+			body[j] = '#'
+		}
 	}
 	for i, k := range all {
 		if k.out.ID != k.id || k.out.Record.PartitionKey != k.key || k.out.Reason != k.reason ||
@@ -231,12 +239,15 @@ kinesis:
 			t.Errorf("event %d changed after later events: id %q→%q key %q→%q reason %q→%q data %s→%s",
 				i, k.id, k.out.ID, k.key, k.out.Record.PartitionKey, k.reason, k.out.Reason, k.data, k.out.Record.Data)
 		}
+		if k.out.Record.ExplicitHashKey != k.hashKey {
+			t.Errorf("event %d: explicit hash key changed: %q → %q", i, k.hashKey, k.out.Record.ExplicitHashKey)
+		}
 		if k.out.RuleErr != nil && k.out.RuleErr.Error() != k.ruleErr {
 			t.Errorf("event %d: rule error changed: %q → %q", i, k.ruleErr, k.out.RuleErr)
 		}
 	}
-	if k := all[1]; k.key != "q-001-x" || k.out.Decision != relay.Forward {
-		t.Errorf("event 1: key %q decision %v, want q-001-x forward", k.key, k.out.Decision)
+	if k := all[1]; k.key != "q-001-x" || k.out.Decision != relay.Forward || k.hashKey != "1001" {
+		t.Errorf("event 1: key %q hash key %q decision %v, want q-001-x 1001 forward", k.key, k.hashKey, k.out.Decision)
 	}
 	if k := all[7]; k.out.RuleErr == nil {
 		t.Errorf("event 7 (no queue): no rule error")

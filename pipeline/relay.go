@@ -288,7 +288,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // with: the label values of events_rejected_total, which exist from the start.
 var RejectWhys = []string{
 	"empty_body", "invalid_utf8", "malformed_json", "not_envelope", "duplicate_key",
-	"missing_detail", "detail_not_object", "source_not_allowed",
+	"missing_detail", "detail_not_object", "source_not_allowed", "decoded_too_large",
+	"number_out_of_range",
 }
 
 // known creates the series of every label value p can produce, at 0: every rule

@@ -192,6 +192,7 @@ genesys_relay_events_forwarded_total{input="http"} 2
 genesys_relay_events_received_total{input="http"} 6
 # HELP genesys_relay_events_rejected_total Inputs rejected as invalid, by cause.
 # TYPE genesys_relay_events_rejected_total counter
+genesys_relay_events_rejected_total{why="decoded_too_large"} 0
 genesys_relay_events_rejected_total{why="detail_not_object"} 0
 genesys_relay_events_rejected_total{why="duplicate_key"} 0
 genesys_relay_events_rejected_total{why="empty_body"} 0
@@ -199,6 +200,7 @@ genesys_relay_events_rejected_total{why="invalid_utf8"} 0
 genesys_relay_events_rejected_total{why="malformed_json"} 1
 genesys_relay_events_rejected_total{why="missing_detail"} 0
 genesys_relay_events_rejected_total{why="not_envelope"} 0
+genesys_relay_events_rejected_total{why="number_out_of_range"} 0
 genesys_relay_events_rejected_total{why="source_not_allowed"} 0
 # HELP genesys_relay_partition_key_fallbacks_total Partition keys that were empty or failed and fell back to the envelope id.
 # TYPE genesys_relay_partition_key_fallbacks_total counter

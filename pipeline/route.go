@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"strings"
 	"time"
 
 	"github.com/genesys-relay/genesys-relay"
@@ -48,8 +49,8 @@ func (p *Processor) route(out *Outcome, env *Envelope, vars *rules.Vars, upTo st
 			taken(out, &first, i, rt)
 			continue
 		}
-		if ehk, err := r.Key.ExplicitHashKey(vars); err == nil && validHashKey(ehk) {
-			rt.Record.ExplicitHashKey = ehk
+		if ehk, err := r.Key.ExplicitHashKey(vars); err == nil && relay.ValidExplicitHashKey(ehk) {
+			rt.Record.ExplicitHashKey = strings.Clone(ehk)
 		} else if err != nil || ehk != "" {
 			// Configured but failed or out of range: Kinesis places the record by its
 			// partition key instead; counted so it is not silent.

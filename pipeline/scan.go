@@ -1,15 +1,10 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
-
-	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/common/types/ref"
-
-	"github.com/genesys-relay/genesys-relay/rules"
 )
 
 // maxDepth is encoding/json's nesting limit: json.Valid rejects deeper input.
@@ -18,15 +13,25 @@ const maxDepth = 10000
 // scanner validates JSON and decodes the parts of it that are asked for, in one
 // pass over the bytes. It accepts exactly what json.Valid accepts, except
 // strings that are not valid UTF-8, and decodes values as json.Unmarshal into an
-// interface{} does, as CEL values (see value.go).
+// interface{} does, as CEL values (see value.go and decodeValue).
 //
-// Methods report false at the first syntax error; s.i is then meaningless.
+// Its loops are iterative, with the containers being read on an explicit stack
+// (a bit per level for skip, a frame per level for decodeValue), so that
+// encoding/json's 10,000 levels of nesting cost neither deep recursion nor a
+// goroutine stack of megabytes.
+//
+// Methods report false at the first syntax error, or when the arena's budget is
+// spent (arena.over); s.i is then meaningless.
 type scanner struct {
 	b []byte
 	i int
 	// numErr is set when a decoded or skipped number does not fit a float64,
-	// which json.Unmarshal refuses although it is valid JSON.
+	// which json.Unmarshal refuses although it is valid JSON; numAt is where
+	// the first such number starts.
 	numErr bool
+	numAt  int
+	// deep holds skip's container kinds beyond the 64th level.
+	deep []uint64
 	// arena holds the decoded values.
 	arena arena
 }
@@ -108,20 +113,86 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// strValue returns the string whose contents are b[lo:hi], in the arena.
-func (s *scanner) strValue(lo, hi int, esc bool) string {
+// strValue returns the string whose contents are b[lo:hi]. Without escapes it
+// points into the body, which outlives the decoded values; an escaped string
+// is unescaped into the arena.
+func (s *scanner) strValue(lo, hi int, esc bool) (string, bool) {
 	if !esc {
-		return s.arena.str(s.b[lo:hi])
+		if lo == hi {
+			return "", true
+		}
+		return unsafe.String(&s.b[lo], hi-lo), true
 	}
-	// Escapes are rare: let encoding/json apply its rules (lone surrogates
-	// become U+FFFD) rather than repeat them.
-	var v string
-	_ = json.Unmarshal(s.b[lo-1:hi+1], &v)
-	return v
+	return s.arena.unescape(s.b[lo:hi])
+}
+
+// appendUnescaped appends the contents q of a valid JSON string, unescaped as
+// encoding/json does: a \u escape of a lone surrogate becomes U+FFFD.
+func appendUnescaped(b, q []byte) []byte {
+	for len(q) > 0 {
+		i := 0
+		for i < len(q) && q[i] != '\\' {
+			i++
+		}
+		b = append(b, q[:i]...)
+		q = q[i:]
+		if len(q) == 0 {
+			return b
+		}
+		switch c := q[1]; c {
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r := hex4(q[2:6])
+			q = q[6:]
+			if utf16.IsSurrogate(r) {
+				if len(q) >= 6 && q[0] == '\\' && q[1] == 'u' {
+					if d := utf16.DecodeRune(r, hex4(q[2:6])); d != utf8.RuneError {
+						q = q[6:]
+						b = utf8.AppendRune(b, d)
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			b = utf8.AppendRune(b, r)
+			continue
+		default: // '"', '\\', '/'
+			b = append(b, c)
+		}
+		q = q[2:]
+	}
+	return b
+}
+
+// hex4 decodes four hex digits, which str has checked.
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // num scans the number at s.i and returns its bounds. A number that may not fit
-// a float64 (an exponent, or more than 300 digits) is parsed to find out.
+// a float64 (an exponent, or more than 300 digits) is parsed to find out, until
+// one is found that does not.
 func (s *scanner) num() (lo, hi int, ok bool) {
 	b := s.b
 	i := s.i
@@ -162,13 +233,34 @@ func (s *scanner) num() (lo, hi int, ok bool) {
 		}
 	}
 	s.i = i
-	if exp || i-lo > 300 {
-		if _, err := strconv.ParseFloat(string(b[lo:i]), 64); err != nil {
-			s.numErr = true
+	if (exp || i-lo > 300) && !s.numErr {
+		if _, ok := s.parseNum(lo, i); !ok {
+			return 0, 0, false
 		}
 	}
 	return lo, i, true
 }
+
+// parseNum parses the number b[lo:hi] as encoding/json does, noting the first
+// that does not fit a float64. Once one did not, the event is refused and the
+// others are not parsed. ok is false when the budget is spent: strconv copies
+// the text of a number it refuses, so a long number is charged its length.
+func (s *scanner) parseNum(lo, hi int) (f float64, ok bool) {
+	if s.numErr {
+		return 0, true
+	}
+	if hi-lo > longNum && !s.arena.charge(roundAlloc(hi-lo)) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(unsafe.String(&s.b[lo], hi-lo), 64)
+	if err != nil {
+		s.numErr, s.numAt = true, lo
+	}
+	return f, true
+}
+
+// longNum is the length of a number beyond which parseNum charges it.
+const longNum = 64
 
 // lit scans true, false or null.
 func (s *scanner) lit(word string) bool {
@@ -179,53 +271,9 @@ func (s *scanner) lit(word string) bool {
 	return true
 }
 
-// skip validates the value at s.i (after white space) without decoding it.
-// depth is the number of arrays and objects around it.
-func (s *scanner) skip(depth int) bool {
-	s.ws()
-	switch s.peek() {
-	case '{':
-		if depth >= maxDepth {
-			return false
-		}
-		s.i++
-		s.ws()
-		if s.peek() == '}' {
-			s.i++
-			return true
-		}
-		for {
-			if s.peek() != '"' {
-				return false
-			}
-			if _, _, _, ok := s.str(); !ok {
-				return false
-			}
-			if !s.colon() || !s.skip(depth+1) {
-				return false
-			}
-			if more, ok := s.next('}'); !ok || !more {
-				return ok
-			}
-		}
-	case '[':
-		if depth >= maxDepth {
-			return false
-		}
-		s.i++
-		s.ws()
-		if s.peek() == ']' {
-			s.i++
-			return true
-		}
-		for {
-			if !s.skip(depth + 1) {
-				return false
-			}
-			if more, ok := s.next(']'); !ok || !more {
-				return ok
-			}
-		}
+// scalar scans the string, number or literal at s.i, whose first byte is c.
+func (s *scanner) scalar(c byte) bool {
+	switch c {
 	case '"':
 		_, _, _, ok := s.str()
 		return ok
@@ -235,19 +283,19 @@ func (s *scanner) skip(depth int) bool {
 		return s.lit("false")
 	case 'n':
 		return s.lit("null")
-	default:
-		_, _, ok := s.num()
-		return ok
 	}
+	_, _, ok := s.num()
+	return ok
 }
 
-// colon consumes the ':' after an object key.
+// colon consumes the ':' after an object key and the white space after it.
 func (s *scanner) colon() bool {
 	s.ws()
 	if s.peek() != ':' {
 		return false
 	}
 	s.i++
+	s.ws()
 	return true
 }
 
@@ -267,129 +315,101 @@ func (s *scanner) next(closing byte) (more, ok bool) {
 	return false, false
 }
 
-// value validates and decodes the value at s.i (after white space) into a CEL
-// value that behaves as cel-go's conversion of what json.Unmarshal into an
-// interface{} gives.
-func (s *scanner) value(depth int) (ref.Val, bool) {
+// skip validates the value at s.i (after white space) without decoding it.
+// depth is the number of arrays and objects around it.
+func (s *scanner) skip(depth int) bool {
 	s.ws()
-	switch s.peek() {
-	case '{':
-		o, ok := s.object(nil, depth)
-		return o, ok
-	case '[':
-		if depth >= maxDepth {
-			return nil, false
-		}
-		s.i++
-		s.ws()
-		a := &s.arena
-		start := len(a.estack)
-		if s.peek() == ']' {
+	if c := s.peek(); c != '{' && c != '[' {
+		return s.scalar(c)
+	}
+	// Bit n of kinds (then of s.deep) is set when the n-th open container is
+	// an object.
+	var kinds uint64
+	n := 0
+	for {
+		// At a value.
+		switch c := s.peek(); c {
+		case '{', '[':
+			if depth+n >= maxDepth {
+				return false
+			}
 			s.i++
-			return a.list(start), true
+			s.ws()
+			if p := s.peek(); p == '}' && c == '{' || p == ']' && c == '[' {
+				s.i++
+				break
+			}
+			if !s.setKind(&kinds, n, c == '{') {
+				return false
+			}
+			n++
+			if c == '{' && !s.skipKey() {
+				return false
+			}
+			continue
+		default:
+			if !s.scalar(c) {
+				return false
+			}
 		}
+		// After a whole value: close the containers that end here.
 		for {
-			v, ok := s.value(depth + 1)
+			if n == 0 {
+				return true
+			}
+			obj := s.kind(kinds, n-1)
+			closing := byte(']')
+			if obj {
+				closing = '}'
+			}
+			more, ok := s.next(closing)
 			if !ok {
-				return nil, false
+				return false
 			}
-			a.estack = append(a.estack, v)
-			if more, ok := s.next(']'); !ok || !more {
-				return a.list(start), ok
+			if more {
+				if obj && !s.skipKey() {
+					return false
+				}
+				break
 			}
+			n--
 		}
-	case '"':
-		lo, hi, esc, ok := s.str()
-		if !ok {
-			return nil, false
-		}
-		return types.String(s.strValue(lo, hi, esc)), true
-	case 't':
-		return types.True, s.lit("true")
-	case 'f':
-		return types.False, s.lit("false")
-	case 'n':
-		return types.NullValue, s.lit("null")
-	default:
-		lo, hi, ok := s.num()
-		if !ok {
-			return nil, false
-		}
-		f, err := strconv.ParseFloat(unsafe.String(&s.b[lo], hi-lo), 64)
-		if err != nil {
-			s.numErr = true
-		}
-		return types.Double(f), true
 	}
 }
 
-// object validates the object at s.i and decodes the members p asks for: all
-// of them when p is nil or p.All, otherwise those named in p.Fields, each
-// decoded in turn as its Path asks. The other members are validated only.
-func (s *scanner) object(p *rules.Path, depth int) (*jsonObject, bool) {
-	if depth >= maxDepth {
-		return nil, false
+// skipKey scans an object key and its colon.
+func (s *scanner) skipKey() bool {
+	if s.peek() != '"' {
+		return false
 	}
-	all := p == nil || p.All
-	if all {
-		p = nil
+	_, _, _, ok := s.str()
+	return ok && s.colon()
+}
+
+// setKind records whether the n-th open container of skip is an object.
+func (s *scanner) setKind(kinds *uint64, n int, obj bool) bool {
+	bits, i := kinds, n
+	if n >= 64 {
+		if s.deep == nil {
+			if !s.arena.charge(maxDepth / 8) {
+				return false
+			}
+			s.deep = make([]uint64, maxDepth/64+1)
+		}
+		bits, i = &s.deep[(n-64)/64], (n-64)%64
 	}
-	s.i++
-	s.ws()
-	a := &s.arena
-	start := len(a.mstack)
-	var index map[string]int
-	if s.peek() == '}' {
-		s.i++
-		return a.object(start, index), true
+	if obj {
+		*bits |= 1 << i
+	} else {
+		*bits &^= 1 << i
 	}
-	for {
-		if s.peek() != '"' {
-			return nil, false
-		}
-		lo, hi, esc, ok := s.str()
-		if !ok || !s.colon() {
-			return nil, false
-		}
-		var name string
-		var f *rules.Path
-		switch {
-		case all:
-			name = s.strValue(lo, hi, esc)
-		case esc:
-			name = s.strValue(lo, hi, esc)
-			f = p.Lookup([]byte(name))
-		default:
-			f = p.Lookup(s.b[lo:hi])
-			if f != nil {
-				name = f.Name
-			}
-		}
-		switch {
-		case !all && f == nil:
-			ok = s.skip(depth + 1)
-		default:
-			var v ref.Val
-			s.ws()
-			if f != nil && !f.All && s.peek() == '{' {
-				var o *jsonObject
-				o, ok = s.object(f, depth+1)
-				v = o
-			} else {
-				v, ok = s.value(depth + 1)
-			}
-			if ok {
-				index = a.push(start, name, v, index)
-			}
-		}
-		if !ok {
-			return nil, false
-		}
-		if more, ok := s.next('}'); !ok || !more {
-			if !ok {
-				return nil, false
-			}
-			return a.object(start, index), true
-		}
+	return true
+}
+
+// kind reports whether the n-th open container of skip is an object.
+func (s *scanner) kind(kinds uint64, n int) bool {
+	if n >= 64 {
+		kinds, n = s.deep[(n-64)/64], (n-64)%64
 	}
+	return kinds&(1<<n) != 0
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 
 // scanValid reports whether the scanner accepts data as one JSON value.
 func scanValid(data []byte) bool {
-	s := scanner{b: data}
+	s := scanner{b: data, arena: arena{limit: math.MaxInt}}
 	if !s.skip(0) {
 		return false
 	}
@@ -33,8 +34,9 @@ func checkScanner(t *testing.T, data []byte) {
 	if !want {
 		return
 	}
-	s := scanner{b: data}
-	got, ok := s.value(0)
+	s := scanner{b: data, arena: arena{limit: math.MaxInt}}
+	s.ws()
+	got, ok := s.decodeValue(nil, 0)
 	if !ok {
 		t.Fatalf("value(%q) failed after skip accepted it", data)
 	}
@@ -53,9 +55,9 @@ func checkScanner(t *testing.T, data []byte) {
 	}
 	if m, isMap := ref.(map[string]any); isMap {
 		p := somePath(m, 0)
-		s := scanner{b: data}
+		s := scanner{b: data, arena: arena{limit: math.MaxInt}}
 		s.ws()
-		pruned, ok := s.object(p, 0)
+		pruned, ok := s.decodeValue(p, 0)
 		if !ok {
 			t.Fatalf("object(%q) failed", data)
 		}
@@ -126,6 +128,17 @@ func TestScanner(t *testing.T) {
 		" \t\r\n{ \"a\" : [ 1 , 2 ] , \"b\" : { } } \n", "{\"a\":1,}", `{"a":1 "b":2}`, `{"a" 1}`, `{1:2}`, `{"a":}`,
 		`[1,]`, `[,1]`, `[1 2]`, `{"a":1}{}`, `{"a":1} x`, `{"a":{"b":[{"c":null}]}}`, `{"a":1,"a":{"b":2}}`,
 		`{"k\u0065y":1,"key":2}`, "\f{}", "{}\v", "\u00a0{}",
+		// Numbers longer than longNum, parsed in compactNum's form.
+		strings.Repeat("9", 900), "-" + strings.Repeat("9", 900), strings.Repeat("1", 300) + "." + strings.Repeat("2", 700),
+		"0." + strings.Repeat("0", 1000) + "1", "0." + strings.Repeat("0", 300) + "1" + strings.Repeat("5", 700),
+		"1" + strings.Repeat("0", 1000) + "e-1000", "1" + strings.Repeat("0", 1000) + "e-1000000", "1" + strings.Repeat("0", 900) + "e-600",
+		"0." + strings.Repeat("0", 1000) + "1e+1000000", "1." + strings.Repeat("0", 999) + "1E+308", "1." + strings.Repeat("9", 999) + "e307",
+		"17976931348623158" + strings.Repeat("0", 900) + "e-600", "17976931348623157" + strings.Repeat("9", 900) + "e-609",
+		"17976931348623158" + strings.Repeat("0", 900) + "1e-609", "17976931348623158" + strings.Repeat("0", 900) + "e-609",
+		"4.9406564584124654" + strings.Repeat("0", 900) + "e-324", "2.4703282292062327" + strings.Repeat("0", 900) + "1e-324",
+		"2.4703282292062327" + strings.Repeat("0", 900) + "e-324", "2.4703282292062328" + strings.Repeat("0", 900) + "e-324",
+		"1e" + strings.Repeat("9", 900), "1E-" + strings.Repeat("9", 900), "0e" + strings.Repeat("9", 900), "-0." + strings.Repeat("0", 900),
+		"9007199254740993" + strings.Repeat("0", 850) + "1e-851", "9007199254740993" + strings.Repeat("0", 850) + "e-850",
 		strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
 		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
 		strings.Repeat(`{"a":`, 9999) + `{}` + strings.Repeat("}", 9999),

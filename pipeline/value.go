@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"unsafe"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -24,7 +23,7 @@ import (
 // index.
 type jsonObject struct {
 	members []member
-	index   map[string]int // member position by key; nil for small objects
+	index   *keyIndex // member positions by key; nil for small objects
 }
 
 // member is one key of a jsonObject with its value.
@@ -32,9 +31,6 @@ type member struct {
 	key types.String
 	val ref.Val
 }
-
-// indexMin is the number of members above which an object is indexed.
-const indexMin = 16
 
 var (
 	_ traits.Mapper   = (*jsonObject)(nil)
@@ -48,7 +44,8 @@ var (
 // find returns the value of key.
 func (o *jsonObject) find(key string) (ref.Val, bool) {
 	if o.index != nil {
-		if i, ok := o.index[key]; ok {
+		var probes int
+		if i := (*o.index).find(o.members, key, &probes); i >= 0 {
 			return o.members[i].val, true
 		}
 		return nil, false
@@ -344,82 +341,4 @@ func native(v ref.Val) any {
 		return bool(x)
 	}
 	return nil
-}
-
-// arena holds the objects, lists and string bytes decoded from one event, so
-// that they take a few allocations rather than one or more each (a string or
-// number is still boxed into its CEL value one by one). It only grows: the
-// values handed out point into it, and what they point at never changes (when a slice
-// outgrows its array, the values made earlier keep the old one). An arena is
-// never reused for another event: the strings it made may outlive the
-// evaluation, as the partition key does. decode gives it its first arrays.
-type arena struct {
-	text    []byte       // the bytes of decoded strings
-	members []member     // the members of finished objects
-	objs    []jsonObject // finished objects
-	elems   []ref.Val    // the elements of finished lists
-	lists   []jsonList   // finished lists
-	mstack  []member     // the members of the objects being decoded
-	estack  []ref.Val    // the elements of the lists being decoded
-}
-
-// str returns a copy of b.
-func (a *arena) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	n := len(a.text)
-	a.text = append(a.text, b...)
-	return unsafe.String(&a.text[n], len(b))
-}
-
-// push adds the member key: v to the object being decoded whose members are
-// mstack[start:], and returns its index (nil while it is small). A key seen
-// before keeps its place and takes the new value, as encoding/json keeps the
-// last.
-func (a *arena) push(start int, key string, v ref.Val, index map[string]int) map[string]int {
-	ms := a.mstack[start:]
-	if index != nil {
-		if i, ok := index[key]; ok {
-			ms[i].val = v
-			return index
-		}
-		index[key] = len(ms)
-	} else {
-		for i := range ms {
-			if string(ms[i].key) == key {
-				ms[i].val = v
-				return nil
-			}
-		}
-		if len(ms) == indexMin {
-			index = make(map[string]int, 2*indexMin)
-			for i := range ms {
-				index[string(ms[i].key)] = i
-			}
-			index[key] = len(ms)
-		}
-	}
-	a.mstack = append(a.mstack, member{key: types.String(key), val: v})
-	return index
-}
-
-// object finishes the object whose members are mstack[start:].
-func (a *arena) object(start int, index map[string]int) *jsonObject {
-	n := len(a.mstack) - start
-	m := len(a.members)
-	a.members = append(a.members, a.mstack[start:]...)
-	a.mstack = a.mstack[:start]
-	a.objs = append(a.objs, jsonObject{members: a.members[m : m+n : m+n], index: index})
-	return &a.objs[len(a.objs)-1]
-}
-
-// list finishes the list whose elements are estack[start:].
-func (a *arena) list(start int) *jsonList {
-	n := len(a.estack) - start
-	m := len(a.elems)
-	a.elems = append(a.elems, a.estack[start:]...)
-	a.estack = a.estack[:start]
-	a.lists = append(a.lists, jsonList{elems: a.elems[m : m+n : m+n]})
-	return &a.lists[len(a.lists)-1]
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,6 +87,12 @@ var valueExprs = []string{
 	`event.resources.exists(r, r.startsWith("arn"))`, `event.resources + ["x"]`, `event.resources.join(",")`,
 	`event == event`, `event.detail.?a.orValue(detail.?s.orValue(""))`, `detail.esc`, `detail["k\u00e9y"]`,
 	`detail.dup`, `detail.big`, `detail.neg`, `detail.exp`,
+	`has(event.account)`, `has(event.region)`, `has(event.resources)`, `has(event.version)`, `event.region == null`,
+	`event.?region.orValue("none")`, `event.?account.orValue("none")`, `event.resources == null`, `event.resources[1]`,
+	`event["replay-name"]`, `event[?"replay-name"].orValue("")`, `"replay-name" in event`,
+	`event.extra`, `event.extra.x`, `event.?extra.?x.orValue(0)`, `event.n`, `event.n + 1.0`, `event["k\u00e9y"]`,
+	`event.exists(k, k == "replay-name")`, `event.all(k, has(event.id))`, `event.filter(k, k != "detail").size()`,
+	`size(event.filter(k, event[k] == null))`, `event.map(k, type(event[k]))`, `event.version`, `event.time`,
 }
 
 // valueConfigs are the example configs whose expressions join valueExprs.
@@ -111,21 +118,14 @@ var valueDetails = []string{
 	`{"eventBody":{"mediaType":null,"conversationId":"c-1","queueId":"q-1","attributes":{"priority_score":"79.9"}},"topicName":"t","metadata":{"CorrelationId":"c"}}`,
 }
 
-// refEvent is the event and detail as the relay built them before it decoded
-// into CEL values: encoding/json's map[string]any, which cel-go wraps.
-func refEvent(t testing.TB, env *Envelope) (event, detail map[string]any) {
+// refEvent is the event and detail as encoding/json decodes the envelope into
+// an interface{}, which cel-go wraps: what the rules must see.
+func refEvent(t testing.TB, raw []byte) (event, detail map[string]any) {
 	t.Helper()
-	if err := json.Unmarshal(env.Detail, &detail); err != nil {
-		t.Fatalf("detail %s: %v", env.Detail, err)
+	if err := json.Unmarshal(raw, &event); err != nil {
+		t.Fatalf("envelope %s: %v", raw, err)
 	}
-	resources := make([]any, len(env.Resources))
-	for i, r := range env.Resources {
-		resources[i] = r
-	}
-	event = map[string]any{
-		keyVersion: env.Version, keyID: env.ID, keyDetailType: env.DetailType, keySource: env.Source,
-		keyAccount: env.Account, keyTime: env.Time, keyRegion: env.Region, keyResources: resources, keyDetail: detail,
-	}
+	detail, _ = event["detail"].(map[string]any)
 	return event, detail
 }
 
@@ -218,15 +218,15 @@ func checkValues(t *testing.T, raw []byte, exprs []compiledExpr, all *rules.Set)
 	if err != nil {
 		return false
 	}
-	refEv, refDetail := refEvent(t, env)
+	refEv, refDetail := refEvent(t, raw)
 	ref := &rules.Vars{Event: refEv, Detail: refDetail}
 	check := func(expr string, set *rules.Set, i int, acc *rules.Access) {
 		t.Helper()
-		env, detail, err := decode(raw, acc.Detail)
+		_, vars, err := decode(raw, acc)
 		if err != nil {
-			t.Fatalf("decode with %v: %v", acc.Detail, err)
+			t.Fatalf("decode with %+v: %v", acc, err)
 		}
-		got, gotErr := set.FieldValue(i, newVars(env, detail, acc))
+		got, gotErr := set.FieldValue(i, vars)
 		want, wantErr := set.FieldValue(i, ref)
 		g, w := describeVal(got, gotErr), describeVal(want, wantErr)
 		if g != w {
@@ -301,7 +301,19 @@ func valueEvents(t testing.TB) [][]byte {
 		events = append(events, envelope(fmt.Sprintf("e-%d", i), d))
 	}
 	events = append(events, []byte(`{"id":"e-r","source":"s","detail-type":"t","resources":["arn:a",null,"arn:\u0062"],"detail":{"a":"x"}}`))
-	return events
+	return append(events, oddEnvelopes...)
+}
+
+// oddEnvelopes are legal envelopes whose event differs from the known fields:
+// extra keys (EventBridge adds replay-name to replayed events), missing and
+// null fields, escaped keys, white space.
+var oddEnvelopes = [][]byte{
+	[]byte(`{"version":"0","id":"e-x1","detail-type":"t","source":"genesys.cloud","account":"1","time":"t","region":"us-east-1","resources":[],"detail":{"a":"x"},"replay-name":"replay-1"}`),
+	[]byte(`{"id":"e-x2","detail-type":"t","source":"genesys.cloud","detail":{"a":1}}`),
+	[]byte(`{"id":"e-x3","detail-type":"t","source":"genesys.cloud","region":null,"account":null,"resources":null,"version":null,"time":null,"detail":{}}`),
+	[]byte(`{"id":"e-x4","detail-type":"t","source":"genesys.cloud","resources":[null,"arn:x"],"detail":{"s":"v"},"extra":{"x":[1,{"y":null}],"z":"\u00e9"},"n":12.5e1,"k\u00e9y":true}`),
+	[]byte(" \r\n\t" + `{ "id" : "e-x5" , "detail-type" : "t" , "source" : "genesys.cloud" , "detail" : { "a" : [ ] } , "extra" : { } , "l" : [ ] }` + "\n\t\r "),
+	[]byte(`{"\u0069d":"e-x6","detail-type":"t","source":"genesys.cloud","detail":{},"replay-name":null,"Region":"other"}`),
 }
 
 // TestValues checks that the rules read the same from the CEL values the
@@ -319,6 +331,17 @@ func TestValues(t *testing.T) {
 	}
 }
 
+// FuzzEventValues is TestValues over any envelope.
+func FuzzEventValues(f *testing.F) {
+	for _, e := range oddEnvelopes {
+		f.Add(e)
+	}
+	exprs, all := compileExprs(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkValues(t, raw, exprs, all)
+	})
+}
+
 // FuzzValues is TestValues over any detail.
 func FuzzValues(f *testing.F) {
 	for _, d := range valueDetails {
@@ -330,17 +353,28 @@ func FuzzValues(f *testing.F) {
 	})
 }
 
-// TestArena checks that the strings an arena hands out stay intact while its
-// text grows and after a collection, and that making one allocates nothing once
-// the text has room.
+// TestArena checks that the strings an arena unescapes stay intact while its
+// text grows, in chunks and in arrays of their own, and after a collection,
+// and that unescaping one allocates nothing once the text has room.
 func TestArena(t *testing.T) {
-	var a arena
+	a := arena{limit: math.MaxInt}
 	var vals []ref.Val
 	var want []any
 	for i := range 1000 {
-		s := fmt.Sprintf("s%d", i)
-		vals = append(vals, types.String(a.str([]byte(s))), types.Double(float64(i)))
-		want = append(want, s, float64(i))
+		s := fmt.Sprintf(`s\\%d`, i)
+		if i%100 == 0 {
+			s += strings.Repeat(`\u00e9`, i)
+		}
+		str, ok := a.unescape([]byte(s))
+		if !ok {
+			t.Fatal("unescape failed")
+		}
+		var ref string
+		if err := json.Unmarshal([]byte(`"`+s+`"`), &ref); err != nil {
+			t.Fatal(err)
+		}
+		vals = append(vals, types.String(str), types.Double(float64(i)))
+		want = append(want, ref, float64(i))
 	}
 	runtime.GC()
 	for i, v := range vals {
@@ -360,9 +394,9 @@ func TestArena(t *testing.T) {
 			t.Fatalf("value %d (%v) is not equal to %v", i, v, want[i])
 		}
 	}
-	a = arena{text: make([]byte, 0, 64)}
-	b := []byte("abc")
-	if n := testing.AllocsPerRun(10, func() { a.str(b) }); n != 0 {
+	a = arena{text: make([]byte, 0, 64), limit: math.MaxInt}
+	b := []byte(`a\tc`)
+	if n := testing.AllocsPerRun(10, func() { a.unescape(b) }); n != 0 {
 		t.Fatalf("%v allocations per string", n)
 	}
 }

@@ -18,6 +18,8 @@ type Access struct {
 	// EventFields are the top-level envelope keys selected as event.key or
 	// event["key"], detail included (the reads below it are in Detail).
 	EventFields map[string]bool
+	// eventKeys holds the keys of EventFields, for ReadsEventKey.
+	eventKeys []string
 	// Detail is the tree of fields read below detail.
 	Detail *Path
 }
@@ -50,6 +52,27 @@ func (p *Path) Lookup(name []byte) *Path {
 	}
 	return nil
 }
+
+// ReadsEventKey reports whether the top-level envelope key is read: the
+// event is used whole, or the key is among EventFields. It compares key with
+// each of them, as Lookup does: the decoder asks for every envelope key.
+func (a *Access) ReadsEventKey(key string) bool {
+	if a.Event {
+		return true
+	}
+	if a.eventKeys == nil && len(a.EventFields) > 0 {
+		return a.EventFields[key] // an Access built by hand
+	}
+	for _, k := range a.eventKeys {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadsEvent reports whether the rules read anything of the event variable.
+func (a *Access) ReadsEvent() bool { return a.Event || len(a.EventFields) > 0 }
 
 // FullAccess reads everything: the whole envelope and the whole detail.
 func FullAccess() *Access {
@@ -164,7 +187,10 @@ func (a *Access) record(root string, path []string) {
 			a.Event = true
 			return
 		}
-		a.EventFields[path[0]] = true
+		if !a.EventFields[path[0]] {
+			a.EventFields[path[0]] = true
+			a.eventKeys = append(a.eventKeys, path[0])
+		}
 		if path[0] != "detail" {
 			return
 		}

@@ -112,3 +112,40 @@ func TestAccessExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestReadsEventKey(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		keys map[string]bool
+	}{
+		{`event["replay-name"] == "x" || event.region == "r"`, map[string]bool{"replay-name": true, "region": true, "id": false, "detail": false}},
+		{`size(event) > 0`, map[string]bool{"replay-name": true, "anything": true}},
+		{`detail.a == 1`, map[string]bool{"detail": false, "id": false}},
+		{`event.detail.a == 1`, map[string]bool{"detail": true, "id": false}},
+	} {
+		acc := compileAccess(t, tc.expr)
+		for k, want := range tc.keys {
+			if got := acc.ReadsEventKey(k); got != want {
+				t.Errorf("%s: ReadsEventKey(%q) = %v, want %v", tc.expr, k, got, want)
+			}
+		}
+	}
+	hand := &Access{EventFields: map[string]bool{"id": true}, Detail: &Path{}}
+	if !hand.ReadsEventKey("id") || hand.ReadsEventKey("source") || !hand.ReadsEvent() {
+		t.Error("an Access built by hand")
+	}
+}
+
+// compileAccess is what expr reads.
+func compileAccess(t *testing.T, expr string) *Access {
+	t.Helper()
+	env, err := NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Set{access: newAccess()}
+	if _, err := s.compile(env, expr, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s.Access()
+}

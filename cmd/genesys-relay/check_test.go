@@ -150,3 +150,41 @@ func TestCheckRuleErrorHint(t *testing.T) {
 		t.Errorf("output\n%s\nlacks\n%s", out, want)
 	}
 }
+
+// TestCheckWhiteSpaceAsServe: only JSON white space may surround an event, in
+// a file as in a request body: a vertical tab or a no-break space around an
+// event is not silently trimmed, but reported as malformed at its line (serve
+// refuses such a body), and spaces, tabs and CR are white space.
+func TestCheckWhiteSpaceAsServe(t *testing.T) {
+	raw, err := os.ReadFile("../../examples/testdata/seed-forward-no-queue.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := strings.Join(strings.Fields(string(raw)), " ") // one line
+	for _, tc := range []struct {
+		around   string
+		decision string
+	}{
+		{" \t", "forward"},
+		{"\v", "reject"},
+		{"\u00a0", "reject"},
+		{"\u2028", "reject"},
+	} {
+		line := tc.around + event + tc.around + "\r\n"
+		code, out, errs := runCmd(t, line, "check", "-c", exampleConfig, "-")
+		lines := parseChecked(t, out)
+		if tc.decision == "forward" {
+			if len(lines) != 1 || lines[0].Decision != "forward" {
+				t.Errorf("%q around the event: exit %d, %s%s; want one forward", tc.around, code, out, errs)
+			}
+			continue
+		}
+		rejected := false
+		for _, l := range lines {
+			rejected = rejected || l.Decision == "reject" && *l.Reason == "malformed_json" && l.At == "stdin:1"
+		}
+		if !rejected {
+			t.Errorf("%q around the event: exit %d, %s%s; want it reported malformed at stdin:1", tc.around, code, out, errs)
+		}
+	}
+}

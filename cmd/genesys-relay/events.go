@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 )
 
 // maxEventBytes bounds one event read from a file: beyond it the file is not
@@ -132,7 +134,7 @@ func (r *eventReader) detect() error {
 			r.mode = modeLines // empty: nothing to return
 			return nil
 		}
-		t := bytes.TrimSpace(l)
+		t := jsonx.TrimSpace(l)
 		if len(t) == 0 {
 			continue
 		}
@@ -166,7 +168,7 @@ func (r *eventReader) nextLine() ([]byte, int, error) {
 		if !ok {
 			return nil, 0, io.EOF
 		}
-		if t := bytes.TrimSpace(l); len(t) > 0 {
+		if t := jsonx.TrimSpace(l); len(t) > 0 {
 			return t, r.line, nil
 		}
 	}

@@ -1,6 +1,12 @@
 package main
 
-import "testing"
+import (
+	"context"
+	"math"
+	"os"
+	"runtime/debug"
+	"testing"
+)
 
 func TestGCPercent(t *testing.T) {
 	const mb = 1 << 20
@@ -13,5 +19,26 @@ func TestGCPercent(t *testing.T) {
 		if got := gcPercent(tc.live); got != tc.want {
 			t.Errorf("gcPercent(%d MB) = %d, want %d", tc.live/mb, got, tc.want)
 		}
+	}
+}
+
+// TestTuneGCMemoryLimit: the daemon sets its soft memory limit unless
+// GOMEMLIMIT is set, which the runtime applies itself.
+func TestTuneGCMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	debug.SetMemoryLimit(math.MaxInt64)
+	tuneGC(ctx)
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set, the limit became %d", got)
+	}
+	os.Unsetenv("GOMEMLIMIT")
+	tuneGC(ctx)
+	if got := debug.SetMemoryLimit(-1); got != gcMemoryLimit {
+		t.Errorf("limit %d, want %d", got, gcMemoryLimit)
 	}
 }

@@ -16,6 +16,7 @@
 //	go run ./cmd/relay-bench -kinesis-latency 5ms # with 5 ms per PutRecords call
 //	go run ./cmd/relay-bench -mode floor          # trivial HTTP servers (net/http, fasthttp, nbio), measured the same way
 //	go run ./cmd/relay-bench -cpuprofile cpu.pprof # the relay in this process, profiled (labels proc=relay)
+//	go run ./cmd/relay-bench -mode shapes         # CPU and peak RSS per pathological 1 MB body, alone and 64 at once
 //
 // Run it from the repository (it finds go.mod upwards) or give -repo.
 package main
@@ -52,6 +53,9 @@ type options struct {
 	keep           bool
 	jsonOnly       bool
 	nbioPollers    int
+	shapes         string
+	shapeSize      int
+	shapeRounds    int
 }
 
 type setFlags []string
@@ -64,7 +68,7 @@ func main() {
 		os.Exit(runFloorServer(os.Args[2:]))
 	}
 	var o options
-	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, fasthttp, nbio's nbhttp with handlers on a goroutine pool, then on its pollers)")
+	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, fasthttp, nbio's nbhttp with handlers on a goroutine pool, then on its pollers); shapes: the relay's CPU and peak RSS for each pathological JSON shape of internal/shapes, alone and from -c senders at once")
 	flag.StringVar(&o.relayBin, "relay", "", "relay binary (default: go build ./cmd/genesys-relay into a temporary directory)")
 	flag.StringVar(&o.repo, "repo", "", "repository root (default: the directory holding go.mod, upwards from the working directory)")
 	flag.StringVar(&o.config, "config", "examples/relay.yaml", "config whose filter, partition_key and enrich the relay runs (relative to -repo)")
@@ -80,6 +84,9 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "run the relay in this process instead of a child and write a CPU profile here; the relay's samples carry the label proc=relay (go tool pprof -tagfocus proc=relay)")
 	flag.StringVar(&o.memProfile, "memprofile", "", "with -cpuprofile: also write an allocation profile of the measured window here")
 	flag.IntVar(&o.nbioPollers, "nbio-pollers", 0, "-mode floor: poller goroutines of the nbio floor servers (0: 1 when handlers run on the goroutine pool, one per CPU when they run on the pollers)")
+	flag.StringVar(&o.shapes, "shapes", "", "-mode shapes: comma-separated shape names (default: all of internal/shapes)")
+	flag.IntVar(&o.shapeSize, "shape-size", 1000000, "-mode shapes: bytes of each body")
+	flag.IntVar(&o.shapeRounds, "shape-rounds", 10, "-mode shapes: requests of the sender alone, and of each of the -c senders")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (config, relay log)")
 	flag.BoolVar(&o.jsonOnly, "json", false, "print only the JSON line")
 	flag.Parse()
@@ -142,8 +149,10 @@ func run(ctx context.Context, o options) error {
 				results = append(results, r)
 			}
 		}
+	case "shapes":
+		return benchShapes(ctx, o, tmp)
 	default:
-		return fmt.Errorf("-mode %q: want relay or floor", o.mode)
+		return fmt.Errorf("-mode %q: want relay, floor or shapes", o.mode)
 	}
 	report(os.Stdout, results, o.jsonOnly)
 	return nil

@@ -117,3 +117,31 @@ func TestRawClient(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUNanos: the run time of this process's threads grows as it works.
+func TestCPUNanos(t *testing.T) {
+	a, err := cpuNanos(os.Getpid())
+	if err != nil || a <= 0 {
+		t.Fatalf("cpuNanos = %d, %v", a, err)
+	}
+	x := 0
+	for i := range 50_000_000 {
+		x ^= i
+	}
+	b, err := cpuNanos(os.Getpid())
+	if err != nil || b <= a {
+		t.Fatalf("cpuNanos %d then %d (%v) after work (%d)", a, b, err, x)
+	}
+}
+
+func TestReportShapes(t *testing.T) {
+	var b bytes.Buffer
+	reportShapes(&b, []shapeResult{{Shape: "top-keys", Bytes: 1000, Statuses: map[string]int{"200": 3, "400": 1}, ValidMS: 1,
+		AloneCPUMS: 2.5, Senders: 64, LoadAverage1m: "1.00"}}, false)
+	out := b.String()
+	for _, want := range []string{"| top-keys | 200×3 400×1 | 1.0 | 2.5 | 2.5 |", "64 at once", `"shape":"top-keys"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}

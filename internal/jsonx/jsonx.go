@@ -55,3 +55,18 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// TrimSpace returns b without the JSON white space (space, tab, CR, LF) around
+// it. bytes.TrimSpace also trims \v, \f, U+0085, U+00A0 and other Unicode
+// spaces, which JSON does not allow around a value: an event file read with it
+// would accept a line that the ingest path refuses.
+func TrimSpace(b []byte) []byte {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -105,3 +105,19 @@ func checkRoundTrip(t *testing.T, s string) {
 		t.Fatalf("AppendString(%q) decodes to %q, want %q", s, got, want)
 	}
 }
+
+func TestTrimSpace(t *testing.T) {
+	for in, want := range map[string]string{
+		" \t\r\n{}\n\r\t ": "{}",
+		"\v{}":             "\v{}",
+		"{}\u00a0":         "{}\u00a0",
+		"\u2028{}":         "\u2028{}",
+		" \f{} ":           "\f{}",
+		"":                 "",
+		" \n ":             "",
+	} {
+		if got := string(TrimSpace([]byte(in))); got != want {
+			t.Errorf("TrimSpace(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
