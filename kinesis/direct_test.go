@@ -920,7 +920,8 @@ func TestDirectEndpointProbe(t *testing.T) {
 	}
 
 	legacy := kinesis.New(sdk.Options(), func(o *kinesis.Options) {
-		o.EndpointResolver = kinesis.EndpointResolverFromURL("http://127.0.0.1:1") //nolint:staticcheck // the deprecated resolver is the point
+		//lint:ignore SA1019 a client configured with the deprecated resolver is what this checks
+		o.EndpointResolver = kinesis.EndpointResolverFromURL("http://127.0.0.1:1")
 	})
 	if _, err := NewDirect(legacy); !errors.Is(err, ErrDirectUnsupported) {
 		t.Errorf("v1 endpoint resolver: %v, want ErrDirectUnsupported", err)
