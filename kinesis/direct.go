@@ -26,7 +26,7 @@ import (
 	smithyauth "github.com/aws/smithy-go/auth"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
+	"github.com/genesys-relay/genesys-relay/internal/awsconf"
 	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 )
 
@@ -117,12 +117,12 @@ func NewDirect(client *kinesis.Client) (*Direct, error) {
 		userAgent: "aws-sdk-go-v2/" + aws.SDKVersion + " ua/2.1 os/" + runtime.GOOS +
 			" lang/go#" + strings.TrimPrefix(runtime.Version(), "go") + " api/kinesis app/genesys-relay-direct",
 	}
-	// awshttpx works around smithy-go closing request bodies as soon as the
-	// answer arrives, while net/http may still be reading them. Nothing but
-	// net/http closes this client's bodies, and only once it is done with them
-	// (see requestBody), so the wrapper is not needed; without it a call
+	// awsconf's wrapper works around smithy-go closing request bodies as soon
+	// as the answer arrives, while net/http may still be reading them. Nothing
+	// but net/http closes this client's bodies, and only once it is done with
+	// them (see requestBody), so the wrapper is not needed; without it a call
 	// allocates one object less.
-	if w, ok := d.http.(awshttpx.Client); ok {
+	if w, ok := d.http.(awsconf.HTTPClient); ok {
 		d.http = w.HTTPClient
 	}
 	if d.http == nil {
