@@ -51,7 +51,7 @@ func TestDefault(t *testing.T) {
 			RequestTimeout: 4 * time.Second,
 			MaxInFlight:    4096,
 		},
-		SQS: SQS{Workers: 4, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
+		SQS: SQS{Workers: 4, MaxMessages: 10, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
 		Filter: Filter{
 			// Both shapes: the seed's source and every Genesys Cloud partner event source.
 			Sources:    []string{"genesys.cloud", "aws.partner/genesys.com/*"},
@@ -132,6 +132,7 @@ func TestLoadGood(t *testing.T) {
 			Region:            "eu-west-1",
 			Endpoint:          "http://127.0.0.1:4101",
 			Workers:           8,
+			MaxMessages:       10, // not a key: the default
 			WaitTime:          10 * time.Second,
 			VisibilityTimeout: time.Minute,
 			HandleTimeout:     45 * time.Second,
