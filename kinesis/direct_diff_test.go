@@ -563,3 +563,16 @@ func resign(r *recordedRequest) error {
 	}
 	return nil
 }
+
+// TestInvocationID: the direct client's amz-sdk-invocation-id values are
+// version 4 UUIDs, as the SDK's, and differ per call.
+func TestInvocationID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := invocationID()
+		if !uuidRE.MatchString(id) || seen[id] {
+			t.Fatalf("invocation ID %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
+	}
+}
