@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -163,19 +162,4 @@ func TestDirectFailuresMatchSDK(t *testing.T) {
 			}
 		})
 	}
-}
-
-// mustBody is the body the SDK client sends for in, to answer it.
-func mustBody(t *testing.T, in *kinesis.PutRecordsInput) []byte {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString(`{"Records":[`)
-	for i := range in.Records {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{}`)
-	}
-	b.WriteString(`]}`)
-	return []byte(b.String())
 }
