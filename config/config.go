@@ -62,9 +62,32 @@ type HTTP struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxInFlight bounds concurrent requests being processed; beyond it the relay
 	// answers 429 with Retry-After.
-	MaxInFlight int  `yaml:"max_in_flight"`
-	Auth        Auth `yaml:"auth"`
+	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxInFlightBytes bounds the raw bytes of the request bodies being handled
+	// (a Content-Length is reserved before the body is read, a chunked body is
+	// counted as it arrives, and both are held until the answer); beyond it the
+	// relay answers 429 with Retry-After. MaxInFlight alone bounds requests, not
+	// memory: 4096 bodies of 1 MiB would be 4 GiB. See DefaultMaxInFlightBytes.
+	MaxInFlightBytes int64 `yaml:"max_in_flight_bytes"`
+	Auth             Auth  `yaml:"auth"`
 }
+
+// DefaultMaxInFlightBytes is http.max_in_flight_bytes by default: 32 MiB,
+// chosen so that the relay's peak RSS stays well under 512 MB however many
+// large events arrive at once. Memory grows with the bytes in flight by several
+// times their size: the body, the values decoded from it (bounded by the
+// decoder in proportion to the body), the Kinesis record (the body again), and
+// the collector's headroom over all of that (the heap may grow to twice its
+// live size). Measured with ordinary 1 MB events (bench/large-event.sh, then
+// go run ./cmd/relay-bench -c 64 -d 10s -event FILE -set
+// http.max_in_flight_bytes=N, 2 shared cores): peak RSS 275-296 MB at 32 MiB,
+// 389-491 MB at 64 MiB, and with 256 senders 241 MB at 32 MiB but 611 MB
+// without a bound in bytes. 32 MiB costs no throughput: those events are
+// CPU-bound (about 7 ms each here), so 32 of them at once keep two cores busy,
+// and the events of ordinary traffic are a few KB, thousands of which fit. A
+// relay given more memory can raise it; it must be at least
+// http.max_body_bytes, or the largest body could never be taken.
+const DefaultMaxInFlightBytes = 32 << 20
 
 // Auth lists the accepted credentials; a request passes if any one matches. With
 // neither set, the endpoint is open (bind it to a private address).
@@ -173,10 +196,11 @@ func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080",
 		HTTP: HTTP{
-			Path:           "/eventbridge",
-			MaxBodyBytes:   1 << 20,
-			RequestTimeout: 4 * time.Second,
-			MaxInFlight:    4096,
+			Path:             "/eventbridge",
+			MaxBodyBytes:     1 << 20,
+			RequestTimeout:   4 * time.Second,
+			MaxInFlight:      4096,
+			MaxInFlightBytes: DefaultMaxInFlightBytes,
 		},
 		SQS:             sqsin.DefaultOptions(),
 		Filter:          Filter{Sources: DefaultSources(), PassReason: DefaultPassReason},

@@ -98,20 +98,23 @@ func TestExpandErrors(t *testing.T) {
 		name, doc, want string
 	}{
 		{"quoted reference is a string", "sqs:\n  queue_url: q\n  workers: \"${N}\"\n",
-			"invalid configuration: yaml: unmarshal errors:\n  line 3: cannot unmarshal !!str `8` into int"},
+			`invalid configuration: line 3: sqs.workers: want a whole number, got "8" (a quoted value is a string: remove the quotes)`},
+		// Every problem at once, in line order.
 		{"unset", "listen: x\nkinesis:\n  stream: ${NOPE}\n",
-			"invalid configuration: line 3: environment variable NOPE is not set (referenced as ${NOPE})"},
+			"invalid configuration: line 1: listen: want host:port, got \"x\"\n" +
+				"line 3: kinesis.stream: environment variable NOPE is not set (referenced as ${NOPE})"},
 		{"unset in a list", "filter:\n  sources:\n    - genesys.cloud\n    - ${NOPE}\n",
-			"invalid configuration: line 4: environment variable NOPE is not set (referenced as ${NOPE})"},
+			"invalid configuration: line 4: filter.sources[1]: environment variable NOPE is not set (referenced as ${NOPE})"},
 		{"unset in a test event", "tests:\n  - name: t\n    event:\n      id: ${NOPE}\n",
-			"invalid configuration: line 4: environment variable NOPE is not set (referenced as ${NOPE})"},
+			"invalid configuration: line 2: tests[0].expect.decision: want forward, drop or reject, got \"\"\n" +
+				"line 4: tests[0].event.id: environment variable NOPE is not set (referenced as ${NOPE})"},
 		// A variable that is set but empty must not silently keep the default.
 		{"empty plain reference", "kinesis:\n  stream: ${EMPTY}\n",
-			"invalid configuration: kinesis.stream: must name the stream (or set KINESIS_STREAM_NAME)"},
+			"invalid configuration: line 2: kinesis.stream: must name the stream (or set KINESIS_STREAM_NAME)"},
 		{"empty quoted reference", "kinesis:\n  stream: \"${EMPTY}\"\n",
-			"invalid configuration: kinesis.stream: must name the stream (or set KINESIS_STREAM_NAME)"},
+			"invalid configuration: line 2: kinesis.stream: must name the stream (or set KINESIS_STREAM_NAME)"},
 		{"empty secret", "http:\n  auth:\n    api_key:\n      header: X-Api-Key\n      values:\n        - ${EMPTY}\n",
-			"invalid configuration: http.auth.api_key.values[0]: is empty"},
+			"invalid configuration: line 6: http.auth.api_key.values[0]: is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc), lookupMap(env))
@@ -189,7 +192,7 @@ kinesis:
 		t.Errorf("stream %q region %q", got.Kinesis.Stream, got.Kinesis.Region)
 	}
 	_, err := Parse(nil, lookupMap(map[string]string{"RELAY_LISTEN": "nonsense"}))
-	if err == nil || err.Error() != `invalid configuration: listen: want host:port, got "nonsense"` {
+	if err == nil || err.Error() != `invalid configuration: environment RELAY_LISTEN: listen: want host:port, got "nonsense"` {
 		t.Errorf("bad RELAY_LISTEN: %v", err)
 	}
 }

@@ -11,50 +11,78 @@ import (
 )
 
 // Load reads, expands, strictly decodes, overrides from the environment and
-// validates the file at path. Every error wraps ErrInvalid and names the file.
+// validates the file at path. The error wraps ErrInvalid; it is an *Error listing
+// every problem, each with the file and line (or the environment variable) it
+// comes from.
 func Load(path string) (*Config, error) {
+	cfg, _, err := Read(path, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Read is Load for tools that report every problem at once: it goes on past
+// problems and returns the configuration as far as it could be read (defaults
+// where a value was refused; nil only when the file cannot be read or is not
+// YAML), where each setting came from, and the problems as an *Error. lookup
+// resolves ${VAR} references and the environment overrides (pass os.LookupEnv).
+func Read(path string, lookup func(string) (string, bool)) (*Config, *Origins, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	cfg, err := Parse(data, os.LookupEnv)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	cfg, o, problems := parse(data, path, lookup)
+	if cfg != nil {
+		cfg.Path = path
 	}
-	cfg.Path = path
-	return cfg, nil
+	return cfg, o, errorOf(problems)
 }
 
 // Parse is Load without the file: lookup resolves ${VAR} references and the
 // environment overrides (pass os.LookupEnv).
 func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	cfg, _, problems := parse(data, "", lookup)
+	if len(problems) > 0 {
+		return nil, errorOf(problems)
+	}
+	return cfg, nil
+}
+
+// parse runs every stage and collects their problems; a stage's problem hides
+// what later stages say about the same key (they see the default instead).
+func parse(data []byte, file string, lookup func(string) (string, bool)) (*Config, *Origins, []Problem) {
 	cfg := Default()
+	o := newOrigins(file)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, o, []Problem{syntaxProblem(data, file, err)}
 	}
+	var problems []Problem
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
-		if err := expandNode(root, lookup); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-		if err := checkKeys(root, reflect.TypeOf(cfg), ""); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-		if err := root.Decode(&cfg); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
+		o.recordLines(root, "")
+		expandNode(root, lookup, "", &problems)
+		checkKeys(root, reflect.TypeOf(cfg), "", &problems)
+		problems = append(problems, decodeProblems(root.Decode(&cfg), problems)...)
 	}
+	before := cfg
 	applyEnv(&cfg, lookup)
+	o.recordEnv(&before, &cfg, lookup)
 	if len(doc.Content) > 0 {
-		if err := resolveInherited(doc.Content[0], &cfg); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		// Outputs and route keys take what they leave out from kinesis: and
+		// partition_key, after the environment overrides. A value that does
+		// not decode was reported by the Decode above.
+		if err := resolveInherited(doc.Content[0], &cfg); err != nil && len(problems) == 0 {
+			problems = append(problems, decodeProblems(err, problems)...)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+	problems = append(problems, Independent(problems, cfg.problems())...)
+	for i := range problems {
+		problems[i] = o.Locate(problems[i])
 	}
-	return &cfg, nil
+	Sort(problems)
+	return &cfg, o, problems
 }
 
 // applyEnv applies the deployment overrides; they win over the file. AWS_REGION
@@ -86,21 +114,24 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) {
 }
 
 // expandNode replaces ${VAR} in every scalar value (not in keys) with the variable's
-// value. An unset variable is an error naming it and the line; "$${" stands for a
-// literal "${".
-func expandNode(n *yaml.Node, lookup func(string) (string, bool)) error {
+// value. An unset variable is a problem naming it and the key; the value is then
+// left out (read as null), so that the default stays and no later stage reports
+// the unexpanded text. "$${" stands for a literal "${".
+func expandNode(n *yaml.Node, lookup func(string) (string, bool), path string, problems *[]Problem) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
-			return nil
+			return
 		}
 		v, err := expand(n.Value, lookup)
 		if err != nil {
-			return fmt.Errorf("line %d: %w", n.Line, err)
+			*problems = append(*problems, Problem{Line: n.Line, Key: path, Msg: err.Error()})
+			setNull(n)
+			return
 		}
 		n.Value = v
 		if n.Tag == "" || n.Style != 0 {
-			return nil
+			return
 		}
 		// A plain scalar that was only a reference keeps its resolved type (a
 		// number stays a number); anything else is a string. A value that reads as
@@ -112,18 +143,17 @@ func expandNode(n *yaml.Node, lookup func(string) (string, bool)) error {
 		}
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {
-			if err := expandNode(n.Content[i], lookup); err != nil {
-				return err
-			}
+			expandNode(n.Content[i], lookup, join(path, n.Content[i-1].Value), problems)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			expandNode(c, lookup, fmt.Sprintf("%s[%d]", path, i), problems)
 		}
 	default:
 		for _, c := range n.Content {
-			if err := expandNode(c, lookup); err != nil {
-				return err
-			}
+			expandNode(c, lookup, path, problems)
 		}
 	}
-	return nil
 }
 
 func expand(s string, lookup func(string) (string, bool)) (string, error) {
@@ -158,44 +188,76 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 	}
 }
 
-// checkKeys reports the first mapping key that has no field in t, naming its full
-// dotted path and line. yaml.v3's KnownFields is not available when decoding from a
-// Node, and this also gives better messages.
-func checkKeys(n *yaml.Node, t reflect.Type, prefix string) error {
+// checkKeys reports every mapping key that has no field in t, naming its full
+// dotted path and line, and every value whose type does not fit its field, in
+// words that say what is expected. A refused value is left out (read as null),
+// so decoding keeps the default and reports nothing more about it. yaml.v3's
+// KnownFields is not available when decoding from a Node, and this also gives
+// better messages.
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+func checkKeys(n *yaml.Node, t reflect.Type, prefix string, problems *[]Problem) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	at := n
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		// The anchor may sit where keys are not checked (a map of strings).
 		n = n.Alias
 	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return // the default stays
+	}
+	refuse := func(msg string) {
+		*problems = append(*problems, Problem{Line: at.Line, Key: prefix, Msg: msg})
+		setNull(at)
+	}
 	switch {
-	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
+	case t.Kind() == reflect.Struct && t != durationType:
+		if n.Kind == yaml.ScalarNode && reflect.PointerTo(t).Implements(unmarshalerType) {
+			return // a short form the type reads itself (ExpectRoute: a route name)
+		}
+		if n.Kind != yaml.MappingNode && prefix == "" {
+			refuse("want a mapping of settings (listen: …, kinesis: …), got " + describe(n))
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			refuse("want a mapping (key: value), got " + describe(n))
+			return
+		}
+		eachKey(n, prefix, problems, func(k, v *yaml.Node, path string) {
 			f, ok := fieldByTag(t, k.Value)
-			path := join(prefix, k.Value)
 			if !ok {
-				return fmt.Errorf("line %d: unknown key %q", k.Line, path)
+				*problems = append(*problems, Problem{Line: k.Line, Key: path, Msg: "unknown key" + suggest(t, k.Value)})
+				return
 			}
-			if err := checkKeys(v, f.Type, path); err != nil {
-				return err
-			}
+			checkKeys(v, f.Type, path, problems)
+		})
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			refuse("want a mapping (name: value), got " + describe(n))
+			return
 		}
-	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if err := checkKeys(n.Content[i+1], t.Elem(), join(prefix, n.Content[i].Value)); err != nil {
-				return err
-			}
+		eachKey(n, prefix, problems, func(_, v *yaml.Node, path string) {
+			checkKeys(v, t.Elem(), path, problems)
+		})
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			refuse("want a list ([a, b], or lines starting with \"- \"), got " + describe(n))
+			return
 		}
-	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
 		for i, c := range n.Content {
-			if err := checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i)); err != nil {
-				return err
-			}
+			checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", prefix, i), problems)
+		}
+	case t.Kind() == reflect.Interface:
+		// Anything goes (a test case's event).
+	case n.Kind != yaml.ScalarNode:
+		refuse(fmt.Sprintf("want %s, got %s", scalarWant(t, prefix), describe(n)))
+	default:
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			refuse(scalarProblem(t, prefix, n))
 		}
 	}
-	return nil
 }
 
 func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {

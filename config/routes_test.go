@@ -164,11 +164,11 @@ func TestValidateRouting(t *testing.T) {
 
 func TestParseRoutingUnknownKeys(t *testing.T) {
 	for doc, want := range map[string]string{
-		"outputs: {a: {stream: s, lingr: 1s}}\nroutes: [{name: r, to: a}]\n":       `unknown key "outputs.a.lingr"`,
-		"routes: [{name: r, to: default, wen: 'true'}]\n":                          `unknown key "routes[0].wen"`,
-		"routes: [{name: r, to: default, enrich: {include_envelope: true}}]\n":     `unknown key "routes[0].enrich.include_envelope"`,
-		"routes: [{name: r, to: default, partition_key: {expr: x, hsh: none}}]\n":  `unknown key "routes[0].partition_key.hsh"`,
-		"tests: [{name: t, event: {id: x}, expect: {routes: [{route: r, s: x}]}}]": `unknown key "tests[0].expect.routes[0].s"`,
+		"outputs: {a: {stream: s, lingr: 1s}}\nroutes: [{name: r, to: a}]\n":       `outputs.a.lingr: unknown key`,
+		"routes: [{name: r, to: default, wen: 'true'}]\n":                          `routes[0].wen: unknown key`,
+		"routes: [{name: r, to: default, enrich: {include_envelope: true}}]\n":     `routes[0].enrich.include_envelope: unknown key`,
+		"routes: [{name: r, to: default, partition_key: {expr: x, hsh: none}}]\n":  `routes[0].partition_key.hsh: unknown key`,
+		"tests: [{name: t, event: {id: x}, expect: {routes: [{route: r, s: x}]}}]": `tests[0].expect.routes[0].s: unknown key`,
 	} {
 		_, err := Parse([]byte(doc), lookupMap(nil))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -17,11 +16,17 @@ var ReservedFields = []string{"original_event", "filter_reason", "processed_at",
 
 var ruleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$`)
 
-// Validate checks every value; the error names each bad key and wraps ErrInvalid.
+// Validate checks every value; the error is an *Error naming each bad key, and
+// wraps ErrInvalid.
 func (c *Config) Validate() error {
-	var errs []error
+	return errorOf(c.problems())
+}
+
+// problems is every value Validate refuses, in key order.
+func (c *Config) problems() []Problem {
+	var errs []Problem
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
@@ -44,6 +49,10 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxInFlight <= 0 {
 		bad("http.max_in_flight", "must be positive, got %d", c.HTTP.MaxInFlight)
 	}
+	if c.HTTP.MaxInFlightBytes < c.HTTP.MaxBodyBytes {
+		bad("http.max_in_flight_bytes", "must be at least http.max_body_bytes (%d), or the largest body could never be taken; got %d",
+			c.HTTP.MaxBodyBytes, c.HTTP.MaxInFlightBytes)
+	}
 	if k := c.HTTP.Auth.APIKey; k != nil {
 		if k.Header == "" {
 			bad("http.auth.api_key.header", "must name a header")
@@ -62,7 +71,7 @@ func (c *Config) Validate() error {
 	}
 
 	if c.SQS.QueueURL != "" {
-		errs = append(errs, c.SQS.Problems("sqs")...)
+		errs = append(errs, settingProblems(c.SQS.Problems("sqs")...)...)
 	}
 
 	if len(c.Filter.Sources) == 0 {
@@ -115,14 +124,14 @@ func (c *Config) Validate() error {
 		if c.Kinesis.Stream == "" {
 			bad("kinesis.stream", "must name the stream (or set KINESIS_STREAM_NAME)")
 		} else if err := kinesis.StreamProblem("kinesis", c.Kinesis.Stream); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, settingProblems(err)...)
 		}
 	case "stdout":
 	default:
 		bad("sink", "want kinesis or stdout, got %q", c.Sink)
 	}
-	errs = append(errs, c.Kinesis.Problems("kinesis")...)
-	errs = append(errs, c.validateRouting(bad)...)
+	errs = append(errs, settingProblems(c.Kinesis.Problems("kinesis")...)...)
+	errs = append(errs, settingProblems(c.validateRouting(bad)...)...)
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}
@@ -146,8 +155,5 @@ func (c *Config) Validate() error {
 			bad(key+".expect.decision", "want forward, drop or reject, got %q", tc.Expect.Decision)
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+	return errs
 }

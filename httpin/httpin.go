@@ -36,6 +36,10 @@ type Options struct {
 	RequestTimeout time.Duration
 	// MaxInFlight bounds concurrent requests; beyond it the answer is 429.
 	MaxInFlight int
+	// MaxInFlightBytes bounds the bytes of the bodies being handled, from
+	// before a body is read (its Content-Length) or as it is read (chunked)
+	// until its answer; beyond it the answer is 429. 0: no bound.
+	MaxInFlightBytes int64
 	// Auth checks credentials; nil accepts every request. SetAuth replaces it.
 	Auth *Auth
 	// Registerer receives the handler's metrics; may be nil.
@@ -49,12 +53,16 @@ type Handler struct {
 	opts Options
 	// inFlight counts requests past admission; MaxInFlight bounds it.
 	inFlight atomic.Int64
-	bufs     sync.Pool
-	auth     atomic.Pointer[Auth]
-	log      *slog.Logger
-	reqs     *prometheus.CounterVec
-	codes    map[int]prometheus.Counter // reqs by code, resolved once
-	dl       deadlines
+	// inFlightBytes counts the body bytes they hold; MaxInFlightBytes bounds it.
+	inFlightBytes atomic.Int64
+	bufs          sync.Pool
+	auth          atomic.Pointer[Auth]
+	log           *slog.Logger
+	reqs          *prometheus.CounterVec
+	codes         map[int]prometheus.Counter // reqs by code, resolved once
+	panics        prometheus.Counter
+	sites         panicSites
+	dl            deadlines
 }
 
 // New returns the ingest handler in front of h.
@@ -69,8 +77,9 @@ func New(h relay.Handler, opts Options) *Handler {
 	hd := &Handler{h: h, opts: opts, log: l,
 		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Subsystem: "http",
 			Name: "requests_total", Help: "Ingest requests answered, by status code."}, []string{"code"}),
-		codes: map[int]prometheus.Counter{},
-		dl:    deadlines{timeout: opts.RequestTimeout},
+		codes:  map[int]prometheus.Counter{},
+		panics: panicCounter(opts.Registerer, "http"),
+		dl:     deadlines{timeout: opts.RequestTimeout},
 	}
 	// Events are a few KB: a small buffer per request in flight keeps memory
 	// low with thousands of connections; larger bodies grow it (see Serve).
@@ -80,7 +89,9 @@ func New(h relay.Handler, opts Options) *Handler {
 		hd.codes[c] = hd.reqs.WithLabelValues(strconv.Itoa(c))
 	}
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(hd.reqs)
+		opts.Registerer.MustRegister(hd.reqs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "genesys_relay", Subsystem: "http",
+			Name: "body_bytes_in_flight", Help: "Bytes of the ingest request bodies being handled (bounded by http.max_in_flight_bytes)."},
+			func() float64 { return float64(hd.inFlightBytes.Load()) }))
 	}
 	return hd
 }
@@ -111,6 +122,16 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 	}
 	defer hd.inFlight.Add(-1)
 
+	// The body's bytes count against MaxInFlightBytes until the answer: an
+	// announced length before any of it is read, a chunked body as it arrives.
+	var held int64
+	defer func() { hd.unreserve(held) }()
+	if !hd.reserve(contentLength) {
+		hd.tooManyBytes(c)
+		return
+	}
+	held = max(contentLength, 0)
+
 	bp := hd.bufs.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 1<<20 {
@@ -122,20 +143,11 @@ func (hd *Handler) Serve(c *fasthttp.RequestCtx, start time.Time) {
 		// announcement is only a claim until the bytes arrive.
 		*bp = make([]byte, 0, min(n, maxPresize))
 	}
-	body, err := readBody((*bp)[:0], c, hd.opts.MaxBodyBytes)
+	body, chunked, err := hd.readBody((*bp)[:0], c)
 	*bp = body
+	held += chunked
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			closeIfChunked(c)
-			hd.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
-			return
-		}
-		// The body did not arrive in time or the connection broke: the event may
-		// well be valid, so the sender should retry it, not dead-letter it (as
-		// EventBridge does with 408).
-		c.SetConnectionClose()
-		c.Response.Header.Set("Retry-After", "1")
-		hd.fail(c, fasthttp.StatusServiceUnavailable, "could not read the request body: "+err.Error()+"; retry later")
+		hd.bodyFailed(c, err)
 		return
 	}
 
@@ -183,6 +195,30 @@ func (hd *Handler) admit(c *fasthttp.RequestCtx) bool {
 
 var errTooLarge = errors.New("body exceeds the limit")
 
+// bodyFailed answers a request whose body could not be read.
+func (hd *Handler) bodyFailed(c *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, errInFlightBytes):
+		hd.tooManyBytes(c)
+	case errors.Is(err, errTooLarge):
+		closeIfChunked(c)
+		hd.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes ("+strconv.FormatInt(hd.opts.MaxBodyBytes, 10)+")")
+	case errors.Is(err, errBareLF), !transportFailed(c, err):
+		// Bytes that do not frame a body (a chunk size that is not hex, a bare
+		// LF): no retry can fix them. The rest of the stream cannot be framed
+		// either, so the connection closes.
+		c.SetConnectionClose()
+		hd.fail(c, fasthttp.StatusBadRequest, "malformed chunked request body")
+	default:
+		// The body did not arrive in time or the connection broke: the event may
+		// well be valid, so the sender should retry it, not dead-letter it (as
+		// EventBridge does with 408).
+		c.SetConnectionClose()
+		c.Response.Header.Set("Retry-After", "1")
+		hd.fail(c, fasthttp.StatusServiceUnavailable, "request body not received in time or cut short; retry later")
+	}
+}
+
 // closeIfChunked answers with Connection: close when the refused request's
 // body is chunked. After the answer the server reads what is left of a body,
 // up to 256 KiB, to keep the connection; a body of known length beyond that it
@@ -196,24 +232,32 @@ func closeIfChunked(c *fasthttp.RequestCtx) {
 	}
 }
 
-// readBody appends the request's body to dst, at most limit bytes. The server
-// streams bodies (only the first 8 KiB are read before the handler runs), so a
-// refused or oversized request never holds more than that; reads end at the
-// connection's read deadline, RequestTimeout after the request's first byte.
-func readBody(dst []byte, c *fasthttp.RequestCtx, limit int64) ([]byte, error) {
+// readBody appends the request's body to dst, at most MaxBodyBytes. The
+// server streams bodies (only the first 8 KiB are read before the handler
+// runs), so a refused or oversized request never holds more than that; reads
+// end at the connection's read deadline, RequestTimeout after the request's
+// first byte. A chunked body's bytes are reserved against MaxInFlightBytes as
+// they are read; held is how many.
+func (hd *Handler) readBody(dst []byte, c *fasthttp.RequestCtx) (_ []byte, held int64, err error) {
+	limit := hd.opts.MaxBodyBytes
 	r := c.RequestBodyStream()
 	if r == nil { // a request built in memory, not read from a connection
 		b := c.Request.Body()
 		if int64(len(b)) > limit {
-			return dst, errTooLarge
+			return dst, 0, errTooLarge
 		}
-		return append(dst, b...), nil
+		return append(dst, b...), 0, nil
 	}
-	dst, err := iox.AppendAtMost(dst, r, limit)
+	if c.Request.Header.ContentLength() < 0 && hd.opts.MaxInFlightBytes > 0 {
+		cb := &countingBody{r: r, hd: hd}
+		defer func() { held = cb.held }()
+		r = cb
+	}
+	dst, err = iox.AppendAtMost(dst, r, limit)
 	if err == iox.ErrTooLong {
-		return dst, errTooLarge
+		return dst, held, errTooLarge
 	}
-	return dst, err
+	return dst, held, err
 }
 
 // failEvent maps a Handle error to its status: the one place the HTTP contract is
@@ -251,6 +295,10 @@ func (hd *Handler) write(c *fasthttp.RequestCtx, code int, b []byte) {
 	c.Response.SetBody(b)
 	hd.count(code)
 }
+
+// Count counts an answer given outside the ingest path (404 for an unknown path),
+// so that genesys_relay_http_requests_total holds every answer the contract lists.
+func (hd *Handler) Count(code int) { hd.count(code) }
 
 func (hd *Handler) count(code int) {
 	if m, ok := hd.codes[code]; ok {

@@ -618,7 +618,11 @@ func TestRequestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 1 || mfs[0].GetName() != "genesys_relay_http_requests_total" || len(mfs[0].Metric) != 10 {
+	// Body bytes in flight, requests by code (the usual codes from the
+	// start), and panics.
+	if len(mfs) != 3 || mfs[0].GetName() != "genesys_relay_http_body_bytes_in_flight" || len(mfs[0].Metric) != 1 ||
+		mfs[1].GetName() != "genesys_relay_http_requests_total" || len(mfs[1].Metric) != 10 ||
+		mfs[2].GetName() != "genesys_relay_panics_total" || len(mfs[2].Metric) != 1 {
 		t.Fatalf("registered %v", mfs)
 	}
 }
@@ -647,5 +651,99 @@ func TestRefusedChunkedBodyCloses(t *testing.T) {
 	}
 	if r := rawPost(t, addr, body, false); r.StatusCode != 413 || r.Close {
 		t.Errorf("1 KiB body over the limit: %d, Connection: close %v; want 413 on a kept connection", r.StatusCode, r.Close)
+	}
+}
+
+// TestMaxInFlightBytes: a request's body holds its bytes against
+// MaxInFlightBytes until it is answered. One that would take the total beyond
+// the bound gets 429 with Retry-After: a Content-Length one before its body is
+// read, a chunked one once what it has sent crosses the bound (and with
+// Connection: close). Every answer gives the bytes back.
+func TestMaxInFlightBytes(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 8)
+	h := handlerFunc(func(_ context.Context, raw []byte) (relay.Result, error) {
+		switch {
+		case bytes.HasPrefix(raw, []byte("block")):
+			entered <- struct{}{}
+			<-release
+		case bytes.HasPrefix(raw, []byte("fail")):
+			return relay.Result{}, relay.ErrUnavailable
+		}
+		return forwarded, nil
+	})
+	opts := defaultOptions()
+	opts.MaxBodyBytes = 6000
+	opts.MaxInFlightBytes = 10000
+	srv, hd := serve(t, h, opts)
+	addr := srv.Listener.Addr().String()
+	body := func(prefix string, n int) string { return prefix + strings.Repeat(" ", n-len(prefix)) }
+	const ok = `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}` + "\n"
+
+	// Requests blocked in the handler hold 6000 and then 4000 bytes: exactly
+	// the bound.
+	blocked := make(chan int, 2)
+	for _, n := range []int{6000, 4000} {
+		go func() {
+			resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body("block", n)))
+			if err != nil {
+				blocked <- 0
+				return
+			}
+			resp.Body.Close()
+			blocked <- resp.StatusCode
+		}()
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("blocked request did not reach the handler")
+		}
+	}
+	if n := hd.inFlightBytes.Load(); n != 10000 {
+		t.Fatalf("%d bytes in flight, want 10000", n)
+	}
+	for _, chunked := range []bool{false, true} {
+		r := rawPost(t, addr, body("x", 100), chunked)
+		b, _ := io.ReadAll(r.Body)
+		if r.StatusCode != 429 || r.Header.Get("Retry-After") != "1" || r.Close != chunked {
+			t.Errorf("chunked %v: %d %q, Retry-After %q, Connection: close %v; want 429, Retry-After 1, close %v",
+				chunked, r.StatusCode, b, r.Header.Get("Retry-After"), r.Close, chunked)
+		}
+	}
+	post(t, srv.URL, "").check(t, 200, ok) // an empty body holds nothing
+	resp := post(t, srv.URL, body("x", 100))
+	resp.check(t, 429, `{"error":"too many request body bytes in flight (http.max_in_flight_bytes); retry later"}`+"\n")
+
+	close(release)
+	for range 2 {
+		if s := <-blocked; s != 200 {
+			t.Errorf("blocked request answered %d", s)
+		}
+	}
+	// The bytes are back, whatever the answer.
+	post(t, srv.URL, body("x", 6000)).check(t, 200, ok)
+	if r := rawPost(t, addr, body("x", 6000), true); r.StatusCode != 200 {
+		t.Errorf("chunked 6000 bytes after the others finished: %d", r.StatusCode)
+	}
+	post(t, srv.URL, body("fail", 5000)).check(t, 503, `{"error":"not written to Kinesis in time; retry later"}`+"\n")
+	post(t, srv.URL, body("x", 7000)).check(t, 413, `{"error":"body of 7000 bytes exceeds http.max_body_bytes (6000)"}`+"\n")
+	if r := rawPost(t, addr, body("x", 7000), true); r.StatusCode != 413 {
+		t.Errorf("chunked 7000 bytes: %d, want 413", r.StatusCode)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n%s", body("x", 3000))
+	conn.(*net.TCPConn).CloseWrite()
+	if r, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || r.StatusCode != 503 {
+		t.Errorf("body cut short: %v %v, want 503", r, err)
+	}
+	conn.Close()
+	if n := hd.inFlightBytes.Load(); n != 0 {
+		t.Errorf("%d bytes still in flight after every request was answered", n)
+	}
+	if got := counter(t, hd, "429"); got != 3 {
+		t.Errorf("requests_total{code=429} = %v, want 3", got)
 	}
 }

@@ -3,7 +3,6 @@ package httpin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -69,21 +68,17 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{ingest: ingest, path: opts.Path, conns: map[*conn]struct{}{}}
+	s.other = notFound
 	if opts.Other != nil {
-		s.other = fasthttpadaptor.NewFastHTTPHandler(opts.Other)
-	} else {
-		s.other = func(c *fasthttp.RequestCtx) {
-			c.SetStatusCode(fasthttp.StatusNotFound)
-			c.Response.Header.SetContentTypeBytes(jsonContentType)
-			c.Response.SetBodyString(`{"error":"not found"}` + "\n")
-		}
+		s.other = fasthttpadaptor.NewFastHTTPHandler(ingest.recovering(opts.Other))
 	}
 	rt := ingest.opts.RequestTimeout
 	s.srv = &fasthttp.Server{
-		Handler:       s.handle,
-		ErrorHandler:  s.fail,
-		ExpectHandler: s.expect,
-		ConnState:     connState,
+		Handler:        s.handle,
+		ErrorHandler:   s.fail,
+		ExpectHandler:  s.expect,
+		HeaderReceived: s.headerReceived,
+		ConnState:      connState,
 		// Header and body must arrive within the request timeout of the first
 		// byte: a client that never finishes holds a connection, not the relay.
 		ReadTimeout:  rt,
@@ -98,7 +93,10 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		CloseOnShutdown:              true,
-		Logger:                       logger{log},
+		// Not enough on its own (see malformedAnswer), but fasthttp's errors
+		// then quote less of the request.
+		SecureErrorLogMessage: true,
+		Logger:                logger{log},
 	}
 	return s
 }
@@ -106,6 +104,11 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 // Serve accepts connections on ln until Shutdown or Close; it returns nil then.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
+	if s.closed { // shut down before it started serving
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
 	err := s.srv.Serve(listener{ln, s})
@@ -124,8 +127,15 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	lns := s.lns
 	s.mu.Unlock()
-	if err := s.srv.ShutdownWithContext(ctx); err != nil {
+	err := s.srv.ShutdownWithContext(ctx)
+	// fasthttp stops only the listeners Serve already handed to it: one whose Serve
+	// had not got that far (a shutdown right after start-up) would accept forever.
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	if err != nil {
 		s.Close()
 		return err
 	}
@@ -151,6 +161,7 @@ func (s *Server) Close() {
 }
 
 func (s *Server) handle(c *fasthttp.RequestCtx) {
+	defer s.recoverPanic(c)
 	var start time.Time
 	if tc, ok := c.Conn().(*conn); ok {
 		start = tc.start
@@ -162,18 +173,57 @@ func (s *Server) handle(c *fasthttp.RequestCtx) {
 		s.ingest.Serve(c, start)
 		return
 	}
-	s.other(c)
+	s.serveOther(c)
 }
 
 // expect answers "Expect: 100-continue": a request the headers already rule
 // out (method, credentials, announced length) gets its answer instead of
 // "100 Continue". fasthttp then closes the connection without calling handle.
-func (s *Server) expect(c *fasthttp.RequestCtx) int {
-	if string(c.Path()) != s.path || s.ingest.admit(c) {
-		return fasthttp.StatusContinue
+// On other paths only the announced length is checked; see headerReceived for
+// requests that expect nothing.
+func (s *Server) expect(c *fasthttp.RequestCtx) (code int) {
+	defer s.recoverExpect(c, &code)
+	if string(c.Path()) == s.path {
+		if s.ingest.admit(c) {
+			return fasthttp.StatusContinue
+		}
+		return c.Response.StatusCode()
 	}
-	return c.Response.StatusCode()
+	if int64(c.Request.Header.ContentLength()) > s.ingest.opts.MaxBodyBytes {
+		s.ingest.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes")
+		return fasthttp.StatusRequestEntityTooLarge
+	}
+	return fasthttp.StatusContinue
 }
+
+// headerReceived runs when a request's header block has been read, before any
+// of its body. fasthttp reads the first bytes of a body (up to 8 KiB, or the
+// body limit) before the handler runs, and would wait for them even when the
+// Content-Length already rules the request out; a request announcing more than
+// http.max_body_bytes is answered 413 without that wait:
+//   - One that announces more than the server reads after an answer
+//     (maxUnreadBody; the connection closes after it anyway) is handled as if
+//     it said "Expect: 100-continue", so expect answers it before any of its
+//     body is read.
+//   - One that announces less is handled once its first byte is there, so the
+//     server can read the rest after the answer and keep the connection. (A
+//     sender that announces such a body and then sends none gets the 503 of a
+//     body that did not arrive.) So is an HTTP/1.0 request, which cannot
+//     expect.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	n := int64(h.ContentLength())
+	if n <= s.ingest.opts.MaxBodyBytes {
+		return fasthttp.RequestConfig{}
+	}
+	if n > maxUnreadBody {
+		h.Set(fasthttp.HeaderExpect, "100-continue")
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: 1}
+}
+
+// maxUnreadBody is how much of a body fasthttp reads after the answer, to keep
+// the connection, when the handler did not read it.
+const maxUnreadBody = 256 << 10
 
 // fail answers a request the server could not read. fasthttp reports a failure
 // while reading the header block wrapped ("error when reading request headers:
@@ -183,6 +233,8 @@ func (s *Server) expect(c *fasthttp.RequestCtx) int {
 // be waiting for one, and a keep-alive client would read it as the answer to
 // its next request. A body that did not arrive gets 503, by the same contract
 // as the Handler: the event may well be valid, so EventBridge should retry it.
+// Bytes that are not HTTP get 400, in words that never quote them (see
+// malformedAnswer).
 func (s *Server) fail(c *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var nothing fasthttp.ErrNothingRead
@@ -192,6 +244,8 @@ func (s *Server) fail(c *fasthttp.RequestCtx, err error) {
 		s.ingest.fail(c, fasthttp.StatusRequestHeaderFieldsTooLarge, "request header exceeds "+strconv.Itoa(s.srv.ReadBufferSize)+" bytes")
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		s.ingest.fail(c, fasthttp.StatusRequestEntityTooLarge, "body exceeds http.max_body_bytes")
+	case errors.Is(err, errBareLF):
+		s.ingest.fail(c, fasthttp.StatusBadRequest, malformedAnswer(err))
 	case s.nothingRead(c):
 		_ = c.Conn().Close() // a new connection that never sent a byte
 	case err == io.ErrUnexpectedEOF, errors.As(err, &ne) && ne.Timeout() && err == error(ne):
@@ -201,7 +255,7 @@ func (s *Server) fail(c *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &nothing), errors.As(err, &ne) && ne.Timeout(), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		_ = c.Conn().Close() // the answer fasthttp writes next goes nowhere
 	default:
-		s.ingest.fail(c, fasthttp.StatusBadRequest, "malformed HTTP request: "+err.Error())
+		s.ingest.fail(c, fasthttp.StatusBadRequest, malformedAnswer(err))
 	}
 }
 
@@ -244,6 +298,10 @@ type conn struct {
 	active bool
 	// served counts the requests answered on the connection.
 	served int
+	// readErr is the socket's read error, if any, since the last answer (see
+	// transportFailed); scan checks how a request's header block ends.
+	readErr error
+	scan    headerScan
 	// The read and write deadlines fasthttp asked for (want) and the ones set
 	// on the socket (armed); see SetReadDeadline. Only the goroutine serving
 	// the connection touches them.
@@ -293,7 +351,22 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 		c.rdArmed = a
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		c.readErr = err
+	}
+	if n > 0 && (c.scan.on || !c.active) {
+		if !c.active {
+			// Between requests fasthttp reads only when its buffer is empty:
+			// these bytes begin a request.
+			c.scan.start()
+		}
+		if c.scan.feed(p[:n]) {
+			c.readErr = errBareLF
+			return n, errBareLF
+		}
+	}
+	return n, err
 }
 
 func (c *conn) Write(p []byte) (int, error) {
@@ -334,6 +407,7 @@ func connState(nc net.Conn, st fasthttp.ConnState) {
 	case fasthttp.StateIdle:
 		c.active = false
 		c.served++
+		c.scan.on, c.readErr = false, nil
 	}
 }
 
@@ -361,12 +435,3 @@ func (c *conn) Close() error {
 
 // rstAvoidanceDelay is net/http's.
 const rstAvoidanceDelay = 500 * time.Millisecond
-
-// logger sends fasthttp's own messages to slog at debug level.
-type logger struct{ l *slog.Logger }
-
-func (l logger) Printf(format string, args ...any) {
-	if l.l.Enabled(context.Background(), slog.LevelDebug) {
-		l.l.Debug("http server", "msg", fmt.Sprintf(format, args...))
-	}
-}

@@ -108,6 +108,15 @@ func DefaultOptions() Options {
 	}
 }
 
+// SettingError is a setting with a bad value: Key is its dotted key as
+// written in a configuration, Msg what is wrong and what is expected. The
+// config package places it at its line in the file.
+type SettingError struct {
+	Key, Msg string
+}
+
+func (e *SettingError) Error() string { return e.Key + ": " + e.Msg }
+
 var streamNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
 
 // Problems checks every setting but the stream as written in a configuration
@@ -123,7 +132,7 @@ func (o Options) Problems(prefix string) []error {
 func (o Options) problems(prefix string, client bool) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s.%s: %s", prefix, key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &SettingError{Key: prefix + "." + key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if o.MaxBatchRecords < 1 || o.MaxBatchRecords > 500 {
 		bad("max_batch_records", "must be 1..500 (the PutRecords limit), got %d", o.MaxBatchRecords)
@@ -167,13 +176,13 @@ func (o Options) problems(prefix string, client bool) []error {
 func StreamProblem(prefix, stream string) error {
 	switch {
 	case stream == "":
-		return fmt.Errorf("%s.stream: is required", prefix)
+		return &SettingError{Key: prefix + ".stream", Msg: "is required"}
 	case strings.HasPrefix(stream, "arn:"):
 		if !strings.Contains(stream, ":stream/") {
-			return fmt.Errorf("%s.stream: %q is not a Kinesis stream ARN", prefix, stream)
+			return &SettingError{Key: prefix + ".stream", Msg: fmt.Sprintf("%q is not a Kinesis stream ARN", stream)}
 		}
 	case !streamNameRE.MatchString(stream):
-		return fmt.Errorf("%s.stream: %q is not a valid stream name (1-128 of a-z A-Z 0-9 _ . -)", prefix, stream)
+		return &SettingError{Key: prefix + ".stream", Msg: fmt.Sprintf("%q is not a valid stream name (1-128 of a-z A-Z 0-9 _ . -)", stream)}
 	}
 	return nil
 }

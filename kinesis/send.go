@@ -270,8 +270,7 @@ func (w *Writer) backoff(attempt int) time.Duration {
 	return rand.N(ceil + 1)
 }
 
-// Kinds of failure logged at most once a second each: a failing stream fails
-// every call, and one line a second says as much as a thousand.
+// Kinds of failure logged at most once a second each, with a count (see logLimit).
 const (
 	partialLog = iota
 	unavailableLog
@@ -281,11 +280,5 @@ const (
 )
 
 func (w *Writer) logf(kind int, msg string, args ...any) {
-	last := &w.loggedAt[kind]
-	now := time.Now().UnixNano()
-	prev := last.Load()
-	if now-prev < int64(time.Second) || !last.CompareAndSwap(prev, now) {
-		return
-	}
-	w.log.Warn(msg, args...)
+	w.logs.warn(w.log, kind, msg, args...)
 }

@@ -55,8 +55,8 @@ type Writer struct {
 	batcherDone chan struct{}
 	senders     sync.WaitGroup
 	batchPool   sync.Pool
-	waiting     atomic.Int64           // callers whose record is queued, in flight or retried, not yet answered
-	loggedAt    [logKinds]atomic.Int64 // unix nanoseconds of the last line per kind
+	waiting     atomic.Int64 // callers whose record is queued, in flight or retried, not yet answered
+	logs        logLimit
 
 	mu           sync.Mutex
 	queue        fifo      // new records in arrival order; len is capped by QueueSize
@@ -248,6 +248,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 	w.senders.Wait()
 	w.cancel()
+	w.logs.flush(w.log)
 	return err
 }
 

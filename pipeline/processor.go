@@ -103,13 +103,38 @@ func (p *Processor) Evaluate(raw []byte) (Outcome, error) {
 	return p.evaluate(raw, p.Rules.Access())
 }
 
+// Decide is Evaluate without the record: the decision, the reason and, with
+// withKey, the partition key of a forwarded event — what tools comparing
+// configurations over many events need, without the cost of the record.
+func (p *Processor) Decide(raw []byte, withKey bool) (Outcome, error) {
+	upTo := stageDecision
+	if withKey {
+		upTo = stageKey
+	}
+	return p.evaluateTo(raw, p.Rules.Access(), upTo)
+}
+
+// stage is how far evaluateTo goes with an event that passed the rules.
+type stage uint8
+
+const (
+	stageDecision stage = iota
+	stageKey
+	stageRecord
+)
+
 // evaluate is Evaluate decoding what acc asks for; tests compare it with a full
 // decode.
+func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
+	return p.evaluateTo(raw, acc, stageRecord)
+}
+
+// evaluateTo is evaluate up to upTo.
 //
 // The decoded event lives in a pooled block that is cleared when evaluate
 // returns: what it returns must not point into it. The strings it returns (the
 // id, a partition key with hash none) are the decoder's text, not the block's.
-func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
+func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outcome, error) {
 	st := decodings.Get().(*decoding)
 	defer st.release()
 	env, detail, err := st.decode(raw, acc.Detail)
@@ -119,6 +144,11 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 		}
 		return Outcome{}, err
 	}
+	return p.decided(env, detail, acc, upTo)
+}
+
+// decided is evaluateTo after the decoding.
+func (p *Processor) decided(env *Envelope, detail *jsonObject, acc *rules.Access, upTo stage) (Outcome, error) {
 	if !p.Rules.Sources.Allowed(env.Source) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))
@@ -133,7 +163,7 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 		out.RuleErr = ruleErr
 		return out, nil
 	}
-	p.route(&out, env, vars)
+	p.route(&out, env, vars, upTo)
 	return out, nil
 }
 

@@ -92,6 +92,7 @@ func (r *Relay) Swap(p *Processor) error {
 	if p.Rules.Routed {
 		r.m.dropped.WithLabelValues(config.NoRoute)
 	}
+	r.m.known(p)
 	r.st.Store(st)
 	return nil
 }
@@ -277,5 +278,31 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			m.routeEvents, m.routeErrors, m.outputRecords,
 			m.enrichErrors, m.keyFallbacks, m.hashKeyErrors, m.inFlight, m.duration)
 	}
+	for _, why := range RejectWhys {
+		m.rejected.WithLabelValues(why)
+	}
 	return m
+}
+
+// RejectWhys are the causes (relay.InvalidError.Why) the pipeline rejects an event
+// with: the label values of events_rejected_total, which exist from the start.
+var RejectWhys = []string{
+	"empty_body", "invalid_utf8", "malformed_json", "not_envelope", "duplicate_key",
+	"missing_detail", "detail_not_object", "source_not_allowed",
+}
+
+// known creates the series of every label value p can produce, at 0: every rule
+// name in dropped and rule_errors, every enrichment field in enrich_errors. An
+// alert on a counter's increase needs the series to exist before the first event.
+func (m *metrics) known(p *Processor) {
+	if p == nil || p.Rules == nil {
+		return
+	}
+	for _, r := range p.Rules.Rules {
+		m.dropped.WithLabelValues(r.Name)
+		m.ruleErrors.WithLabelValues(r.Name)
+	}
+	for _, f := range p.Rules.Fields {
+		m.enrichErrors.WithLabelValues(f.Name)
+	}
 }

@@ -163,7 +163,8 @@ func TestHandleOutcomes(t *testing.T) {
 	}
 }
 
-// TestHandleMetricsExposed checks the metric names and labels a dashboard relies on.
+// TestHandleMetricsExposed checks the metric names and labels a dashboard relies on;
+// label values known in advance (rule names, reject causes) exist at 0.
 func TestHandleMetricsExposed(t *testing.T) {
 	sink := &fakeSink{}
 	r, reg := newTestRelay(t, sink)
@@ -191,12 +192,20 @@ genesys_relay_events_forwarded_total{input="http"} 2
 genesys_relay_events_received_total{input="http"} 6
 # HELP genesys_relay_events_rejected_total Inputs rejected as invalid, by cause.
 # TYPE genesys_relay_events_rejected_total counter
+genesys_relay_events_rejected_total{why="detail_not_object"} 0
+genesys_relay_events_rejected_total{why="duplicate_key"} 0
+genesys_relay_events_rejected_total{why="empty_body"} 0
+genesys_relay_events_rejected_total{why="invalid_utf8"} 0
 genesys_relay_events_rejected_total{why="malformed_json"} 1
+genesys_relay_events_rejected_total{why="missing_detail"} 0
+genesys_relay_events_rejected_total{why="not_envelope"} 0
+genesys_relay_events_rejected_total{why="source_not_allowed"} 0
 # HELP genesys_relay_partition_key_fallbacks_total Partition keys that were empty or failed and fell back to the envelope id.
 # TYPE genesys_relay_partition_key_fallbacks_total counter
 genesys_relay_partition_key_fallbacks_total 1
 # HELP genesys_relay_rule_errors_total Rule evaluation errors (the event was dropped with the rule's name: fail closed).
 # TYPE genesys_relay_rule_errors_total counter
+genesys_relay_rule_errors_total{rule="need_code"} 0
 genesys_relay_rule_errors_total{rule="score"} 1
 `
 	got := gatherText(t, reg, "genesys_relay_events_dropped_total", "genesys_relay_events_forwarded_total",

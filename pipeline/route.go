@@ -13,10 +13,13 @@ import (
 // record in Result.Record and the others in More, or Drop with reason
 // config.NoRoute when no route takes it.
 //
+// upTo stops short of the record (stageKey) or of the key too
+// (stageDecision), for tools that only compare decisions.
+//
 // Each route's when is evaluated once, on the values decoded for the filter
 // (the rules' Access includes what routes read). Routes with the same field
 // set share one record: the bytes differ only by enrichment fields.
-func (p *Processor) route(out *Outcome, env *Envelope, vars *rules.Vars) {
+func (p *Processor) route(out *Outcome, env *Envelope, vars *rules.Vars, upTo stage) {
 	routes := p.Rules.Routes
 	first := true
 	var single []byte    // the record of field set 0, or of the only field set
@@ -36,7 +39,15 @@ func (p *Processor) route(out *Outcome, env *Envelope, vars *rules.Vars) {
 			continue
 		}
 		rt := Routed{Route: i}
+		if upTo < stageKey {
+			taken(out, &first, i, rt)
+			continue
+		}
 		rt.Record.PartitionKey, rt.KeyFallback = partitionKey(r.Key, vars, env.ID)
+		if upTo < stageRecord {
+			taken(out, &first, i, rt)
+			continue
+		}
 		if ehk, err := r.Key.ExplicitHashKey(vars); err == nil && validHashKey(ehk) {
 			rt.Record.ExplicitHashKey = ehk
 		} else if err != nil || ehk != "" {
@@ -57,18 +68,24 @@ func (p *Processor) route(out *Outcome, env *Envelope, vars *rules.Vars) {
 			data = records[r.FieldSet]
 		}
 		rt.Record.Data = data
-		if first {
-			first = false
-			out.Decision = relay.Forward
-			out.Route, out.Record, out.KeyFallback, out.HashKeyErr = i, rt.Record, rt.KeyFallback, rt.HashKeyErr
-			continue
-		}
-		out.More = append(out.More, rt)
+		taken(out, &first, i, rt)
 	}
 	if first {
 		out.Decision = relay.Drop
 		out.Reason = config.NoRoute
 	}
+}
+
+// taken adds route i, with rt, to the routes out takes; the first one is
+// out's own Route and Record.
+func taken(out *Outcome, first *bool, i int, rt Routed) {
+	if *first {
+		*first = false
+		out.Decision = relay.Forward
+		out.Route, out.Record, out.KeyFallback, out.HashKeyErr = i, rt.Record, rt.KeyFallback, rt.HashKeyErr
+		return
+	}
+	out.More = append(out.More, rt)
 }
 
 // record builds the record bytes of route r: the seed's five fields and r's

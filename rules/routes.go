@@ -95,55 +95,66 @@ func (r *Route) FieldValue(i int, v *Vars) (ref.Val, error) {
 	return out, err
 }
 
-// compileKey compiles a partition_key; what is read is added to the Set's
-// Access like every other expression.
-func (s *Set) compileKey(env *cel.Env, pk config.PartitionKey, name string) (*Key, []error) {
+// compileKey compiles a partition_key written under key (for route name, ""
+// at the top level); what is read is added to the Set's Access like every
+// other expression.
+func (s *Set) compileKey(env *cel.Env, pk config.PartitionKey, key, name string) (*Key, []config.Problem) {
 	k := &Key{Hash: pk.Hash}
 	if k.Hash == "" {
 		k.Hash = "fnv64a"
 	}
-	var errs []error
+	var errs []config.Problem
+	bad := func(key string, err error) {
+		errs = append(errs, config.Problem{Key: key, Name: name, Msg: err.Error()})
+	}
 	expr := pk.Expr
 	if expr == "" {
 		expr = config.DefaultPartitionKeyExpr
 		var err error
 		if k.shape, err = s.compile(env, genesysShapeExpr, cel.BoolType); err != nil {
-			errs = append(errs, fmt.Errorf("%s built-in key: %w", name, err))
+			bad(key+".expr", fmt.Errorf("built-in key: %w", err))
 		}
 		if k.conv, err = s.compile(env, genesysKeyExpr, cel.StringType); err != nil {
-			errs = append(errs, fmt.Errorf("%s built-in key: %w", name, err))
+			bad(key+".expr", fmt.Errorf("built-in key: %w", err))
 		}
+		s.linted = nil // the built-in expressions are not the user's to fix
 	}
 	var err error
 	if k.prg, err = s.compile(env, expr, cel.StringType); err != nil {
-		errs = append(errs, fmt.Errorf("%s.expr: %w", name, err))
+		bad(key+".expr", err)
 	}
+	s.warn(key+".expr", name)
 	if pk.ExplicitHashKey != "" {
 		if k.ehk, err = s.compile(env, pk.ExplicitHashKey, cel.StringType); err != nil {
-			errs = append(errs, fmt.Errorf("%s.explicit_hash_key: %w", name, err))
+			bad(key+".explicit_hash_key", err)
 		}
+		s.warn(key+".explicit_hash_key", name)
 	}
 	return k, errs
 }
 
 // compileRoutes compiles c's routes (or the one implicit route) after the
-// top-level key and fields.
-func (s *Set) compileRoutes(env *cel.Env, c *config.Config, top *Key) []error {
+// top-level key and fields. Problems name the route's key and the route.
+func (s *Set) compileRoutes(env *cel.Env, c *config.Config, top *Key) []config.Problem {
 	s.Routed = len(c.Routes) > 0
-	var errs []error
+	var errs []config.Problem
 	sets := 1
 	for i, cr := range c.EffectiveRoutes() {
-		prefix := fmt.Sprintf("routes[%d] %q: ", i, cr.Name)
+		key := fmt.Sprintf("routes[%d]", i)
+		bad := func(key string, err error) {
+			errs = append(errs, config.Problem{Key: key, Name: cr.Name, Msg: err.Error()})
+		}
 		r := Route{Name: cr.Name, Output: cr.To, Key: top, Fields: s.Fields}
 		if cr.When != "" {
 			prg, err := s.compile(env, cr.When, cel.BoolType)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%swhen: %w", prefix, err))
+				bad(key+".when", err)
 			}
+			s.warn(key+".when", cr.Name)
 			r.when = prg
 		}
 		if cr.PartitionKey != nil {
-			k, kerrs := s.compileKey(env, *cr.PartitionKey, prefix+"partition_key")
+			k, kerrs := s.compileKey(env, *cr.PartitionKey, key+".partition_key", cr.Name)
 			r.Key = k
 			errs = append(errs, kerrs...)
 		}
@@ -156,8 +167,9 @@ func (s *Set) compileRoutes(env *cel.Env, c *config.Config, top *Key) []error {
 			}
 			for _, name := range slices.Sorted(maps.Keys(cr.Enrich.Fields)) {
 				prg, err := s.compile(env, cr.Enrich.Fields[name], nil)
+				s.warn(key+".enrich.fields."+name, cr.Name)
 				if err != nil {
-					errs = append(errs, fmt.Errorf("%senrich.fields.%s: %w", prefix, name, err))
+					bad(key+".enrich.fields."+name, err)
 					continue
 				}
 				fields = append(fields, Field{Name: name, prg: prg})

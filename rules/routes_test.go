@@ -34,10 +34,10 @@ routes:
 		t.Fatalf("Compile = %v, want an invalid configuration", err)
 	}
 	for _, want := range []string{
-		`routes[1] "bad_when": when: ERROR: <input>:1:16`,
-		`routes[2] "not_bool": when: expression returns string, want bool`,
-		`routes[3] "bad_key": partition_key.expr: ERROR:`,
-		`routes[4] "bad_field": enrich.fields.f: ERROR:`,
+		`routes[1].when "bad_when": ERROR: <input>:1:16`,
+		`routes[2].when "not_bool": expression returns string, want bool`,
+		`routes[3].partition_key.expr "bad_key": ERROR:`,
+		`routes[4].enrich.fields.f "bad_field": ERROR:`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error\n%v\nlacks %s", err, want)

@@ -84,7 +84,20 @@ type Set struct {
 	Routed bool
 	// FieldSets is the number of distinct Route.FieldSet values.
 	FieldSets int
-	access    *Access
+	// Warnings are expressions that compile but likely do not mean what they
+	// say (see lint); `check` and `test` print them.
+	Warnings []config.Problem
+	linted   []string // of the last expression compiled, until warn
+	access   *Access
+}
+
+// warn files what lint said about the expression just compiled under its key
+// and rule name.
+func (s *Set) warn(key, name string) {
+	for _, w := range s.linted {
+		s.Warnings = append(s.Warnings, config.Problem{Key: key, Name: name, Msg: w, Warning: true})
+	}
+	s.linted = nil
 }
 
 // NewEnv returns the CEL environment every expression is compiled in.
@@ -99,31 +112,37 @@ func NewEnv() (*cel.Env, error) {
 	)
 }
 
-// Compile compiles and type-checks every expression of c. The error names the
-// config key, the rule and the position of the problem.
+// Compile compiles and type-checks every expression of c. The error is a
+// *config.Error with a problem for each expression that does not compile,
+// naming the config key, the rule and the position in the expression.
 func Compile(c *config.Config) (*Set, error) {
 	env, err := NewEnv()
 	if err != nil {
 		return nil, fmt.Errorf("cel environment: %w", err)
 	}
 	s := &Set{PassReason: c.Filter.PassReason, HashKey: c.PartitionKey.Hash, access: newAccess()}
-	if s.Sources, err = NewSources(c.Filter.Sources); err != nil {
-		return nil, fmt.Errorf("filter.sources: %w", err)
+	var errs []config.Problem
+	bad := func(key, name string, err error) {
+		errs = append(errs, config.Problem{Key: key, Name: name, Msg: err.Error()})
 	}
-	var errs []error
+	if s.Sources, err = NewSources(c.Filter.Sources); err != nil {
+		bad("filter.sources", "", err)
+	}
 	for i, r := range c.Filter.Rules {
 		expr, dropIf := r.Require, false
 		if r.DropIf != "" {
 			expr, dropIf = r.DropIf, true
 		}
+		key := fmt.Sprintf("filter.rules[%d]", i)
 		prg, err := s.compile(env, expr, cel.BoolType)
+		s.warn(key, r.Name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("filter.rules[%d] %q: %w", i, r.Name, err))
+			bad(key, r.Name, err)
 			continue
 		}
 		s.Rules = append(s.Rules, Rule{Name: r.Name, DropIf: dropIf, prg: prg})
 	}
-	top, kerrs := s.compileKey(env, c.PartitionKey, "partition_key")
+	top, kerrs := s.compileKey(env, c.PartitionKey, "partition_key", "")
 	errs = append(errs, kerrs...)
 	s.Key, s.key, s.ehk = top, top.prg, top.ehk
 	names := make([]string, 0, len(c.Enrich.Fields))
@@ -133,27 +152,29 @@ func Compile(c *config.Config) (*Set, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		prg, err := s.compile(env, c.Enrich.Fields[name], nil)
+		s.warn("enrich.fields."+name, "")
 		if err != nil {
-			errs = append(errs, fmt.Errorf("enrich.fields.%s: %w", name, err))
+			bad("enrich.fields."+name, "", err)
 			continue
 		}
 		s.Fields = append(s.Fields, Field{Name: name, prg: prg})
 	}
 	errs = append(errs, s.compileRoutes(env, c, top)...)
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%w: %w", config.ErrInvalid, errors.Join(errs...))
+		return nil, &config.Error{Problems: errs}
 	}
 	return s, nil
 }
 
-// compile parses and checks expr and adds what it reads to the Set's Access;
-// want, when set, is the result type it must have (dyn is accepted and checked
-// at evaluation).
+// compile parses and checks expr, keeps what lint says about it for warn, and
+// adds what it reads to the Set's Access; want, when set, is the result type it
+// must have (dyn is accepted and checked at evaluation).
 func (s *Set) compile(env *cel.Env, expr string, want *cel.Type) (cel.Program, error) {
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
 		return nil, iss.Err()
 	}
+	s.linted = append(s.linted, lint(ast)...)
 	if want != nil {
 		out := ast.OutputType()
 		if !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
@@ -176,7 +197,7 @@ func (s *Set) Filter(v *Vars) (reason string, pass bool, err error) {
 		r := &s.Rules[i]
 		out, _, evalErr := r.prg.Eval(v)
 		if evalErr != nil {
-			return r.Name, false, fmt.Errorf("rule %q: %w", r.Name, evalErr)
+			return r.Name, false, &EvalError{Rule: r.Name, Err: evalErr}
 		}
 		b, ok := out.(types.Bool)
 		if !ok {

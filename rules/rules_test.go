@@ -141,7 +141,7 @@ func TestMissingFields(t *testing.T) {
 		pass               bool
 		err                string
 	}{
-		{"plain select of a missing key fails closed", `detail.a.b == 1`, `{}`, false, `rule "r": no such key: a`},
+		{"plain select of a missing key fails closed", `detail.a.b == 1`, `{}`, false, `rule "r": no such key: a (not every event has a: read it with .?a.orValue(…), or test has(….a) first)`},
 		{"has() guards", `has(detail.a) && detail.a.b == 1`, `{}`, false, ""},
 		{"has() true", `has(detail.a) && detail.a.b == 1`, `{"a":{"b":1}}`, true, ""},
 		{"optional chain default", `detail.?a.?b.orValue(0) == 1`, `{}`, false, ""},
@@ -149,7 +149,7 @@ func TestMissingFields(t *testing.T) {
 		{"optional over null", `detail.?a.?b.orValue("none") == "none"`, `{"a":null}`, true, ""},
 		{"number compared with an int literal", `detail.n == 1`, `{"n":1}`, true, ""},
 		{"event variable", `event.source == "genesys.cloud" && event.id == "env-1"`, `{}`, true, ""},
-		{"in on a missing list fails closed", `"x" in detail.tags`, `{}`, false, `rule "r": no such key: tags`},
+		{"in on a missing list fails closed", `"x" in detail.tags`, `{}`, false, `rule "r": no such key: tags (not every event has tags: read it with .?tags.orValue(…), or test has(….tags) first)`},
 		{"string extensions", `detail.s.lowerAscii().startsWith("ab")`, `{"s":"ABC"}`, true, ""},
 		{"math extensions", `math.greatest(1, 5, 3) == 5`, `{}`, true, ""},
 	} {
@@ -175,7 +175,8 @@ func TestFailClosed(t *testing.T) {
 		config.Rule{Name: "later", Require: `false`},
 	)
 	reason, ok, err := s.Filter(detailVars(t, `{}`))
-	if reason != "broken" || ok || err == nil || err.Error() != `rule "broken": no such key: missing` {
+	const want = `rule "broken": no such key: missing (not every event has missing: read it with .?missing.orValue(…), or test has(….missing) first)`
+	if reason != "broken" || ok || err == nil || err.Error() != want {
 		t.Fatalf("Filter = (%q, %v, %v), want (broken, false, no such key)", reason, ok, err)
 	}
 	// With the key present, drop_if false passes on to the next rule.
@@ -455,4 +456,44 @@ func TestConcurrentFilter(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestEvalErrorUnwraps: the hint does not hide the evaluation error.
+func TestEvalErrorUnwraps(t *testing.T) {
+	s := compileRules(t, config.Rule{Name: "r", Require: `detail.a == 1`})
+	_, _, err := s.Filter(detailVars(t, `{}`))
+	var ee *EvalError
+	if !errors.As(err, &ee) || ee.Rule != "r" || ee.Err == nil || ee.Err.Error() != "no such key: a" {
+		t.Fatalf("error %v: want an *EvalError for rule r wrapping the CEL error", err)
+	}
+}
+
+// TestLint: comparing a value with a string literal that spells a number is
+// compiled (it is valid CEL) but warned about, with the rule and the position;
+// comparisons that mean what they say are not.
+func TestLint(t *testing.T) {
+	cfg := config.Default()
+	cfg.Filter.Rules = []config.Rule{
+		{Name: "score", Require: `detail.a.?priority_score.orValue("0") > "80"`},
+		{Name: "reversed", DropIf: `"10" >= detail.n`},
+		{Name: "numbers", Require: `double(detail.a.?priority_score.orValue("0")) >= 80.0`},
+		{Name: "strings", Require: `detail.code == "80" && "b" < detail.name && string(detail.v) > "2"`},
+	}
+	cfg.Enrich.Fields = map[string]string{"late": `detail.minutes <= "5"`}
+	s, err := Compile(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range s.Warnings {
+		got = append(got, w.Error())
+	}
+	want := []string{
+		`filter.rules[0] "score": warning: 1:39: x > "80" compares strings when x is a string ("100" < "80") and fails when it is a number; to compare numbers write double(x) > 80`,
+		`filter.rules[1] "reversed": warning: 1:6: "10" >= x compares strings when x is a string ("100" < "80") and fails when it is a number; to compare numbers write 10 >= double(x)`,
+		`enrich.fields.late: warning: 1:16: x <= "5" compares strings when x is a string ("100" < "80") and fails when it is a number; to compare numbers write double(x) <= 5`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("warnings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

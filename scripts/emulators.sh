@@ -7,9 +7,11 @@
 #                                 then print the env lines below
 #   scripts/emulators.sh stop     stop both, with their child processes (safe to repeat)
 #   scripts/emulators.sh env      print the env lines
+#   scripts/emulators.sh relay-env print the environment for running genesys-relay by hand
+#                                 against the running emulators (KINESIS_ENDPOINT=...)
 #   scripts/emulators.sh status   say what runs; exit 0 only when both run
 #
-# Env lines, KEY=VALUE on stdout (all progress and errors go to stderr):
+# Env lines of start and env, KEY=VALUE on stdout (all progress and errors go to stderr):
 #   RELAY_TEST_KINESIS_ENDPOINT=http://127.0.0.1:4568
 #   RELAY_TEST_SQS_ENDPOINT=http://127.0.0.1:4566
 #   AWS_ACCESS_KEY_ID=test
@@ -17,16 +19,22 @@
 #   AWS_REGION=us-east-1
 # so that   vars="$(scripts/emulators.sh start)" && export $vars
 # or        set -a; eval "$(scripts/emulators.sh env)"; set +a   puts them in the environment.
+# start exits non-zero, printing no env line, when an emulator cannot start: callers must
+# check its status (a process substitution, <(scripts/emulators.sh start), hides it).
 #
 # Settings (environment):
 #   KINESIS_LOCAL_PORT      kinesis-local plain HTTP port            (default 4568)
 #   KINESIS_LOCAL_TLS_PORT  kinesis-local HTTPS port, self-signed    (default 4567)
 #   FAUXQS_PORT             fauxqs port (SQS JSON protocol)          (default 4566)
 #   EMULATORS_START_TIMEOUT seconds to wait for each to answer       (default 60)
+#   EMULATORS_STATE_DIR     where pid, port and log files go         (default .emulators)
+# A port left unset whose default is taken is replaced by a free one (the env lines say
+# which); 0 always picks a free port; a port set explicitly must be free, or start fails
+# at once naming it.
 # Other kinesis-local settings (CREATE_STREAM_DURATION, LOG_LEVEL, ...) pass through.
 #
 # Needs node (>= 20) and npm; packages are pinned in tools/emulators/package-lock.json.
-# State: .emulators/<name>.pid, .port and .log in the repository root.
+# State: <name>.pid, .port and .log in EMULATORS_STATE_DIR.
 #
 # Emulator behaviour worth knowing:
 #   - kinesis-local streams are CREATING for about 500 ms (CREATE_STREAM_DURATION); PutRecords
@@ -48,11 +56,13 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/tools/emulators"
-STATE="$ROOT/.emulators"
+STATE="${EMULATORS_STATE_DIR:-$ROOT/.emulators}"
 
-KINESIS_LOCAL_PORT="${KINESIS_LOCAL_PORT:-4568}"
-KINESIS_LOCAL_TLS_PORT="${KINESIS_LOCAL_TLS_PORT:-4567}"
-FAUXQS_PORT="${FAUXQS_PORT:-4566}"
+# The ports as given in the environment ("" when unset); resolve_ports fills them in.
+KINESIS_LOCAL_PORT="${KINESIS_LOCAL_PORT:-}"
+KINESIS_LOCAL_TLS_PORT="${KINESIS_LOCAL_TLS_PORT:-}"
+FAUXQS_PORT="${FAUXQS_PORT:-}"
+declare -A DEFAULT_PORT=([KINESIS_LOCAL_PORT]=4568 [KINESIS_LOCAL_TLS_PORT]=4567 [FAUXQS_PORT]=4566)
 EMULATORS_START_TIMEOUT="${EMULATORS_START_TIMEOUT:-60}"
 NAMES=(kinesis-local fauxqs)
 
@@ -80,11 +90,18 @@ running_pid() {
   printf '%s\n' "$pid"
 }
 
-wanted_port() {
+port_var() {
   case $1 in
-    kinesis-local) printf '%s\n' "$KINESIS_LOCAL_PORT" ;;
-    fauxqs) printf '%s\n' "$FAUXQS_PORT" ;;
+    kinesis-local) printf 'KINESIS_LOCAL_PORT\n' ;;
+    fauxqs) printf 'FAUXQS_PORT\n' ;;
   esac
+}
+
+# The port emulator $1 is to use: as set (or resolved by resolve_ports), else its default.
+wanted_port() {
+  local var
+  var="$(port_var "$1")"
+  printf '%s\n' "${!var:-${DEFAULT_PORT[$var]}}"
 }
 
 # The port to report: the recorded one while the emulator runs, else the configured one.
@@ -97,6 +114,52 @@ current_port() {
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints N distinct ports free on 127.0.0.1 (held together while chosen, so distinct).
+free_ports() {
+  node -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]), servers = [], ports = [];
+    const next = () => {
+      if (ports.length === n) { console.log(ports.join(" ")); servers.forEach((s) => s.close()); return; }
+      const s = net.createServer();
+      servers.push(s);
+      s.once("error", (e) => { console.error(e.message); process.exit(1); });
+      s.listen(0, "127.0.0.1", () => { ports.push(s.address().port); next(); });
+    };
+    next();' "$1"
+}
+
+# resolve_ports VAR... settles the port each variable names, for emulators about to
+# start: a port set explicitly must be free (else exit at once, naming it); 0 means any
+# free port; unset means the default, or a free port when the default is taken.
+resolve_ports() {
+  local var given def pick=() got i
+  for var in "$@"; do
+    given="${!var}"
+    def="${DEFAULT_PORT[$var]}"
+    if [[ -z $given ]]; then
+      if port_in_use "$def"; then
+        log "default port $def ($var) is taken; picking a free one"
+        pick+=("$var")
+      else
+        printf -v "$var" '%s' "$def"
+      fi
+    elif [[ $given == 0 ]]; then
+      pick+=("$var")
+    elif ! [[ $given =~ ^[0-9]+$ ]] || ((given > 65535)); then
+      die "$var=$given is not a port number"
+    elif port_in_use "$given"; then
+      die "port $given on 127.0.0.1 ($var) is taken by another process; choose another with $var, or set $var=0 (or leave it unset) to pick a free port"
+    fi
+  done
+  ((${#pick[@]} > 0)) || return 0
+  read -r -a got <<<"$(free_ports "${#pick[@]}")" || die "could not find free ports"
+  ((${#got[@]} == ${#pick[@]})) || die "could not find free ports"
+  for i in "${!pick[@]}"; do
+    printf -v "${pick[$i]}" '%s' "${got[$i]}"
+  done
+}
 
 # HTTP GET on loopback; succeeds when the status line is 200.
 http_ok() {
@@ -245,23 +308,19 @@ stop_one() {
 cmd_start() {
   install
   mkdir -p "$STATE"
-  local name port pid var todo=() started=()
-  # Check every port before starting anything.
+  local name port pid todo=() started=() vars=()
+  # Settle every port before starting anything.
   for name in "${NAMES[@]}"; do
     if pid="$(running_pid "$name")"; then
       log "$name already runs (pid $pid, port $(current_port "$name"))"
       continue
     fi
     rm -f "$(pidfile "$name")" "$(portfile "$name")"
-    port="$(wanted_port "$name")"
-    var=KINESIS_LOCAL_PORT
-    [[ $name == fauxqs ]] && var=FAUXQS_PORT
-    port_in_use "$port" && die "port $port on 127.0.0.1 ($name) is taken by another process; choose another with $var"
-    if [[ $name == kinesis-local ]] && port_in_use "$KINESIS_LOCAL_TLS_PORT"; then
-      die "port $KINESIS_LOCAL_TLS_PORT on 127.0.0.1 (kinesis-local HTTPS) is taken; choose another with KINESIS_LOCAL_TLS_PORT"
-    fi
+    vars+=("$(port_var "$name")")
+    [[ $name == kinesis-local ]] && vars+=(KINESIS_LOCAL_TLS_PORT)
     todo+=("$name")
   done
+  resolve_ports "${vars[@]}"
   for name in "${todo[@]}"; do
     launch "$name" "$(wanted_port "$name")"
     started+=("$name")
@@ -294,6 +353,16 @@ cmd_env() {
   printf 'AWS_REGION=us-east-1\n'
 }
 
+# The environment genesys-relay (serve, replay, tail) and internal/tools/kinesisctl
+# need to use the running emulators instead of AWS.
+cmd_relay_env() {
+  printf 'KINESIS_ENDPOINT=http://127.0.0.1:%s\n' "$(current_port kinesis-local)"
+  printf 'AWS_ENDPOINT_URL_SQS=http://127.0.0.1:%s\n' "$(current_port fauxqs)"
+  printf 'AWS_ACCESS_KEY_ID=test\n'
+  printf 'AWS_SECRET_ACCESS_KEY=test\n'
+  printf 'AWS_REGION=us-east-1\n'
+}
+
 cmd_status() {
   local name pid rc=0
   for name in "${NAMES[@]}"; do
@@ -311,9 +380,10 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   env) cmd_env ;;
+  relay-env) cmd_relay_env ;;
   status) cmd_status ;;
   *)
-    printf 'usage: %s start|stop|env|status\n' "$0" >&2
+    printf 'usage: %s start|stop|env|relay-env|status\n' "$0" >&2
     exit 2
     ;;
 esac

@@ -84,13 +84,22 @@ func DefaultOptions() Options {
 	}
 }
 
+// SettingError is a setting with a bad value: Key is its dotted key as
+// written in a configuration, Msg what is wrong and what is expected. The
+// config package places it at its line in the file.
+type SettingError struct {
+	Key, Msg string
+}
+
+func (e *SettingError) Error() string { return e.Key + ": " + e.Msg }
+
 // Problems checks every setting but the queue URL as written in a configuration
-// (no defaults are filled in) and returns one error per bad key, each naming
-// prefix.key (prefix is "sqs").
+// (no defaults are filled in) and returns one *SettingError per bad key, each
+// naming prefix.key (prefix is "sqs").
 func (o Options) Problems(prefix string) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s.%s: %s", prefix, key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &SettingError{Key: prefix + "." + key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if o.Workers <= 0 {
 		bad("workers", "must be positive, got %d", o.Workers)

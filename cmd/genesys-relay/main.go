@@ -10,15 +10,24 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/logx"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	// SIGINT and SIGTERM cancel the context with the signal as its cause, so that
+	// the shutdown line names it; SIGHUP asks for a reload.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	reload := make(chan struct{}, 1)
 	go func() {
-		for range hup {
+		for s := range sigs {
+			if s != syscall.SIGHUP {
+				cancel(daemon.SignalError{Signal: s})
+				continue
+			}
 			select {
 			case reload <- struct{}{}:
 			default: // a reload is already pending
@@ -26,7 +35,10 @@ func main() {
 		}
 	}()
 	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, reload: reload})
-	stop()
+	signal.Stop(sigs)
+	cancel(nil)
+	// Warnings held back by the log's rate limit are written before the exit.
+	logx.FlushAll()
 	os.Exit(code)
 }
 
@@ -55,6 +67,7 @@ var commands = []command{
 	{"test", "run the config's tests: cases", runTest},
 	{"replay", "push events from files through the full pipeline to the sink", runReplay},
 	{"init", "write a starter config for Genesys Cloud's EventBridge integration", runInit},
+	{"tail", "print the records in the Kinesis stream, one JSON line each (KPL records unpacked)", runTail},
 	{"version", "print the version", runVersion},
 }
 
@@ -88,6 +101,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'genesys-relay <command> -h' for a command's flags. Every flag can also be")
-	fmt.Fprintln(w, "set in the environment as RELAY_<FLAG> (e.g. RELAY_CONFIG=relay.yaml).")
+	fmt.Fprintln(w, "set in the environment as RELAY_<FLAG>, dashes as underscores (RELAY_CONFIG=relay.yaml,")
+	fmt.Fprintln(w, "RELAY_WORKERS=16); the command line wins.")
 	fmt.Fprintln(w, "When AWS_LAMBDA_RUNTIME_API is set, the binary runs as an AWS Lambda handler.")
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
+	"github.com/genesys-relay/genesys-relay/internal/logx"
 )
 
 func runServe(ctx context.Context, args []string, e env) int {
@@ -18,11 +18,13 @@ func runServe(ctx context.Context, args []string, e env) int {
 		return exitInvalid
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
+	// Warnings held back by the log's rate limit are written before the exit.
+	defer logx.Flush(log)
 	log.Info("starting", "version", version(), "config", *cfgPath)
 	err := daemon.Run(ctx, daemon.Options{Config: cfg, Logger: log, Reload: e.reload, Stdout: e.stdout})
 	if err != nil {
+		// Once, as a log line like every other line on stderr.
 		log.Error("serve failed", "err", err)
-		fmt.Fprintf(e.stderr, "genesys-relay: %v\n", err)
 		return exitFailed
 	}
 	return exitOK

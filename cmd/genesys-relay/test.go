@@ -17,7 +17,7 @@ func runTest(_ context.Context, args []string, e env) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	cfg, p, ok := load(*cfgPath, e.stderr)
+	cfg, p, ok := loadChecked(*cfgPath, e.stderr)
 	if !ok {
 		return exitInvalid
 	}
@@ -54,8 +54,14 @@ func runCase(cfg *config.Config, p *pipeline.Processor, tc config.TestCase) []st
 	want := tc.Expect
 	if l.Decision != want.Decision {
 		msg := fmt.Sprintf("decision %s, want %s", l.Decision, want.Decision)
-		if l.Error != "" {
+		switch {
+		case l.Error != "":
 			msg += " (" + l.Error + ")"
+		case l.RuleError != "":
+			why := strings.TrimPrefix(l.RuleError, "rule "+str(l.Reason)+": ")
+			msg += fmt.Sprintf(" (dropped by rule %s, which could not be evaluated: %s)", str(l.Reason), why)
+		case l.Decision == "drop":
+			msg += fmt.Sprintf(" (dropped by rule %s)", str(l.Reason))
 		}
 		problems = append(problems, msg)
 	}

@@ -67,7 +67,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	sinks, closeSinks, err := buildSinks(ctx, o, reg, log)
+	sinks, dests, closeSinks, err := buildSinks(ctx, o, reg, log)
 	if err != nil {
 		return err
 	}
@@ -79,17 +79,24 @@ func Run(ctx context.Context, o Options) error {
 
 	var ready atomic.Bool
 	ingest := httpin.New(rl.Input("http"), httpin.Options{
-		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-		RequestTimeout: cfg.HTTP.RequestTimeout,
-		MaxInFlight:    cfg.HTTP.MaxInFlight,
-		Auth:           newAuth(cfg.HTTP.Auth),
-		Registerer:     reg,
-		Logger:         log,
+		MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
+		RequestTimeout:   cfg.HTTP.RequestTimeout,
+		MaxInFlight:      cfg.HTTP.MaxInFlight,
+		MaxInFlightBytes: cfg.HTTP.MaxInFlightBytes,
+		Auth:             newAuth(cfg.HTTP.Auth),
+		Registerer:       reg,
+		Logger:           log,
 	})
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "genesys_relay", Name: "config_reloads_total",
 		Help: "Config reloads, by result (a failed reload keeps the running config)."}, []string{"result"})
 	reg.MustRegister(reloads)
-	ops := opsMux(reg, &ready)
+	// Both results exist from the start, so that an alert on errors has a series.
+	reloads.WithLabelValues("ok")
+	reloads.WithLabelValues("error")
+	// A request for an unknown path is answered 404 and counted with the ingest
+	// answers.
+	notFound := notFoundHandler(ingest.Count)
+	ops := opsMux(reg, &ready, notFound)
 	var other http.Handler = ops
 	if cfg.MetricsListen != "" {
 		other = notFound
@@ -147,7 +154,8 @@ func Run(ctx context.Context, o Options) error {
 		}()
 	}
 	ready.Store(true)
-	log.Info("listening", "addr", lnIngest.Addr().String(), "path", cfg.HTTP.Path, "metrics_addr", metricsAddr.String(), "sink", cfg.Sink)
+	log.Info("listening", append([]any{"addr", lnIngest.Addr().String(), "path", cfg.HTTP.Path,
+		"metrics_addr", metricsAddr.String()}, sinkAttrs(cfg.Sink, dests)...)...)
 	if o.Listening != nil {
 		o.Listening(lnIngest.Addr(), metricsAddr)
 	}
@@ -169,7 +177,7 @@ loop:
 	// Drain: stop answering ready, stop accepting, let in-flight requests finish (they
 	// wait for the sink), stop the queue consumer, then flush the sink.
 	ready.Store(false)
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	log.Info("shutting down", append(stopCause(ctx, runErr), "timeout", cfg.ShutdownTimeout)...)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	for _, srv := range servers {
@@ -279,8 +287,8 @@ func reload(cur *config.Config, rl *pipeline.Relay, ingest *httpin.Handler, log 
 }
 
 // opsMux serves /healthz (the process is up), /readyz (accepting events) and
-// /metrics.
-func opsMux(reg *prometheus.Registry, ready *atomic.Bool) http.Handler {
+// /metrics; notFound answers every other path.
+func opsMux(reg *prometheus.Registry, ready *atomic.Bool, notFound http.Handler) http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -300,8 +308,12 @@ func opsMux(reg *prometheus.Registry, ready *atomic.Bool) http.Handler {
 	return m
 }
 
-var notFound = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = io.WriteString(w, `{"error":"not found"}`+"\n")
-})
+// notFoundHandler answers 404 and tells count.
+func notFoundHandler(count func(code int)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":"not found"}`+"\n")
+		count(http.StatusNotFound)
+	})
+}

@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/logx"
 	"github.com/genesys-relay/genesys-relay/kinesis"
 	"github.com/genesys-relay/genesys-relay/sqsin"
 	"github.com/genesys-relay/genesys-relay/stdout"
@@ -54,6 +56,12 @@ func (s Sinks) Close(ctx context.Context) error {
 // outputs:, a Writer's metrics carry an output label. The sinks built before
 // a failure are closed.
 func NewSinks(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, w io.Writer) (Sinks, error) {
+	sinks, _, err := newSinks(ctx, cfg, reg, log, w)
+	return sinks, err
+}
+
+// newSinks is NewSinks, and says where each output's records go.
+func newSinks(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger, w io.Writer) (Sinks, []destination, error) {
 	outputs := cfg.EffectiveOutputs()
 	sinks := make(Sinks, len(outputs))
 	if cfg.Sink == "stdout" {
@@ -67,24 +75,25 @@ func NewSinks(ctx context.Context, cfg *config.Config, reg prometheus.Registerer
 				sinks[name] = out.Stream(o.Stream)
 			}
 		}
-		return sinks, nil
+		return sinks, describeOutputs(cfg, nil), nil
 	}
+	regions := make(map[string]string, len(outputs))
 	for _, name := range slices.Sorted(maps.Keys(outputs)) {
 		r := reg
 		if reg != nil && len(cfg.Outputs) > 0 {
 			r = prometheus.WrapRegistererWith(prometheus.Labels{"output": name}, reg)
 		}
-		sink, err := newKinesisSink(ctx, outputs[name], r, log)
+		sink, region, err := newKinesisSink(ctx, outputs[name], r, log)
 		if err != nil {
 			_ = sinks.Close(context.Background())
 			if len(cfg.Outputs) == 0 {
-				return nil, err
+				return nil, nil, err
 			}
-			return nil, fmt.Errorf("outputs.%s (%s): %w", name, routesTo(cfg, name), err)
+			return nil, nil, fmt.Errorf("outputs.%s (%s): %w", name, routesTo(cfg, name), err)
 		}
-		sinks[name] = sink
+		sinks[name], regions[name] = sink, region
 	}
-	return sinks, nil
+	return sinks, describeOutputs(cfg, regions), nil
 }
 
 // routesTo names the routes that write to output, for error messages.
@@ -105,15 +114,17 @@ func routesTo(cfg *config.Config, output string) string {
 }
 
 // newKinesisSink builds the Writer of one output, through the direct
-// PutRecords client unless its client is sdk.
-func newKinesisSink(ctx context.Context, k config.Kinesis, reg prometheus.Registerer, log *slog.Logger) (relay.Sink, error) {
-	client, err := kinesis.NewClient(ctx, k.Region, k.Endpoint)
+// PutRecords client unless its client is sdk, and returns the region its
+// client resolved (the file's, else the environment's).
+func newKinesisSink(ctx context.Context, k config.Kinesis, reg prometheus.Registerer, log *slog.Logger) (relay.Sink, string, error) {
+	client, err := kinesis.NewClient(ctx, k.Region, k.Endpoint, awsLogger(log))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	region := client.Options().Region
 	if !k.SkipStreamCheck {
 		if err := kinesis.CheckStream(ctx, client, k.Stream); err != nil {
-			return nil, err
+			return nil, region, err
 		}
 	}
 	var api kinesis.PutRecordsAPI = client
@@ -125,38 +136,49 @@ func newKinesisSink(ctx context.Context, k config.Kinesis, reg prometheus.Regist
 		case errors.Is(err, kinesis.ErrDirectUnsupported):
 			log.Warn("kinesis: writing with the SDK client", "reason", err)
 		default:
-			return nil, err
+			return nil, region, err
 		}
 	}
 	k.Registerer, k.Logger = reg, log
 	// Senders wait for their answers (HTTP, as EventBridge sends; SQS
 	// workers): once all of them are in a batch it goes out at once.
 	k.EagerFlush = true
-	return kinesis.NewWriter(api, k)
+	wr, err := kinesis.NewWriter(api, k)
+	return wr, region, err
 }
 
-// buildSinks returns the sinks Run writes to, by output, and how to close
-// them: o.Sink for every output when set (tests), else NewSinks.
-func buildSinks(ctx context.Context, o Options, reg prometheus.Registerer, log *slog.Logger) (Sinks, func(context.Context) error, error) {
+// buildSinks returns the sinks Run writes to, by output, where they write,
+// and how to close them: o.Sink for every output when set (tests), else
+// NewSinks.
+func buildSinks(ctx context.Context, o Options, reg prometheus.Registerer, log *slog.Logger) (Sinks, []destination, func(context.Context) error, error) {
 	if o.Sink != nil {
 		sinks := Sinks{}
 		for name := range o.Config.EffectiveOutputs() {
 			sinks[name] = o.Sink
 		}
-		return sinks, o.Sink.Close, nil
+		return sinks, describeOutputs(o.Config, nil), o.Sink.Close, nil
 	}
-	sinks, err := NewSinks(ctx, o.Config, reg, log, o.Stdout)
+	sinks, dests, err := newSinks(ctx, o.Config, reg, log, o.Stdout)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return sinks, sinks.Close, nil
+	return sinks, dests, sinks.Close, nil
+}
+
+// awsLogger sends the AWS SDK's own warnings through log (JSON) instead of the SDK's
+// plain text on stderr.
+func awsLogger(log *slog.Logger) func(*awsconfig.LoadOptions) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return awsconfig.WithLogger(logx.AWS(log))
 }
 
 // newSQS builds the queue consumer; the returned function runs it until its
 // context ends.
 func newSQS(ctx context.Context, cfg *config.Config, h relay.Handler, reg prometheus.Registerer, log *slog.Logger) (func(context.Context) error, error) {
 	s := cfg.SQS
-	client, err := sqsin.NewClient(ctx, sqsin.Region(s.Region, s.QueueURL, cfg.Kinesis.Region), s.Endpoint)
+	client, err := sqsin.NewClient(ctx, sqsin.Region(s.Region, s.QueueURL, cfg.Kinesis.Region), s.Endpoint, awsLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("sqs: %w", err)
 	}

@@ -2,9 +2,13 @@
 package promtest
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Value returns the value of the counter or gauge name whose labels include
@@ -42,4 +46,28 @@ func Value(t testing.TB, g prometheus.Gatherer, name string, labels ...string) (
 		}
 	}
 	return 0, false
+}
+
+// Scrape reads url (a /metrics endpoint) once and returns its metrics as a
+// Gatherer, for Value. It fails the test if the page cannot be read or parsed.
+func Scrape(t testing.TB, url string) prometheus.Gatherer {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %s", url, resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	out := make([]*dto.MetricFamily, 0, len(fams))
+	for _, f := range fams {
+		out = append(out, f)
+	}
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return out, nil })
 }
