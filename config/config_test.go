@@ -239,6 +239,13 @@ func TestLoadErrors(t *testing.T) {
 			`3: http.path: must start with /, got "events"`,
 			`4: sink: want kinesis or stdout, got "file"`,
 		}},
+		// The consumer's own checks (sqsin.Options.Problems), each at its line; a
+		// default that conflicts with a value in the file, at its section's.
+		{"bad-sqs.yaml", []string{
+			`1: sqs.handle_timeout: must be shorter than sqs.visibility_timeout (20s), else a message is delivered again while it is handled; got 30s`,
+			`3: sqs.workers: must be positive, got 0`,
+			`5: sqs.retry_delay: must be between 0s and 12h0m0s, got 13h0m0s`,
+		}},
 		{"bad-rules.yaml", []string{
 			`3: filter.rules[0]: rule "both" needs exactly one of require or drop_if`,
 			`6: filter.rules[1].name: duplicate rule name "both"`,
