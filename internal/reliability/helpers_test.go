@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -362,6 +363,18 @@ func metricValue(t testing.TB, reg prometheus.Gatherer, name string, labels ...s
 	t.Helper()
 	v, _ := promtest.Value(t, reg, name, labels...)
 	return v
+}
+
+// scrapeValue returns the value of the series line (e.g.
+// `genesys_relay_http_requests_total{code="429"}`) in a /metrics text body.
+func scrapeValue(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 // --- the sender side ---
