@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/kinesis"
+	"github.com/genesys-relay/genesys-relay/sqsin"
 )
 
 // ErrInvalid is wrapped by every error Load returns for a bad configuration.
@@ -107,20 +108,9 @@ type Basic struct {
 	Password string `yaml:"password"`
 }
 
-// SQS configures the queue consumer.
-type SQS struct {
-	QueueURL          string        `yaml:"queue_url"`
-	Region            string        `yaml:"region"`
-	Endpoint          string        `yaml:"endpoint"`
-	Workers           int           `yaml:"workers"`
-	WaitTime          time.Duration `yaml:"wait_time"`
-	VisibilityTimeout time.Duration `yaml:"visibility_timeout"`
-	HandleTimeout     time.Duration `yaml:"handle_timeout"`
-	RetryDelay        time.Duration `yaml:"retry_delay"`
-	// DeleteInvalid deletes messages that can never succeed instead of leaving them
-	// for the queue's redrive policy (off: they reach the dead-letter queue).
-	DeleteInvalid bool `yaml:"delete_invalid"`
-}
+// SQS configures the queue consumer. Its keys, defaults and checks live with
+// the consumer (sqsin.Options), as the kinesis: section's live with the writer.
+type SQS = sqsin.Options
 
 // Filter is the source allow-list and the ordered rules.
 type Filter struct {
@@ -212,11 +202,7 @@ func Default() Config {
 			MaxInFlight:      4096,
 			MaxInFlightBytes: DefaultMaxInFlightBytes,
 		},
-		SQS: SQS{
-			Workers:       4,
-			WaitTime:      20 * time.Second,
-			HandleTimeout: 30 * time.Second,
-		},
+		SQS:             sqsin.DefaultOptions(),
 		Filter:          Filter{Sources: DefaultSources(), PassReason: DefaultPassReason},
 		PartitionKey:    PartitionKey{Hash: "fnv64a"},
 		Kinesis:         defaultKinesis(),

@@ -52,7 +52,7 @@ func TestDefault(t *testing.T) {
 			MaxInFlight:      4096,
 			MaxInFlightBytes: 32 << 20,
 		},
-		SQS: SQS{Workers: 4, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
+		SQS: SQS{Workers: 4, MaxMessages: 10, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
 		Filter: Filter{
 			// Both shapes: the seed's source and every Genesys Cloud partner event source.
 			Sources:    []string{"genesys.cloud", "aws.partner/genesys.com/*"},
@@ -134,6 +134,7 @@ func TestLoadGood(t *testing.T) {
 			Region:            "eu-west-1",
 			Endpoint:          "http://127.0.0.1:4101",
 			Workers:           8,
+			MaxMessages:       10, // not a key: the default
 			WaitTime:          10 * time.Second,
 			VisibilityTimeout: time.Minute,
 			HandleTimeout:     45 * time.Second,
@@ -237,6 +238,13 @@ func TestLoadErrors(t *testing.T) {
 			`1: listen: want host:port, got "localhost"`,
 			`3: http.path: must start with /, got "events"`,
 			`4: sink: want kinesis or stdout, got "file"`,
+		}},
+		// The consumer's own checks (sqsin.Options.Problems), each at its line; a
+		// default that conflicts with a value in the file, at its section's.
+		{"bad-sqs.yaml", []string{
+			`1: sqs.handle_timeout: must be shorter than sqs.visibility_timeout (20s), else a message is delivered again while it is handled; got 30s`,
+			`3: sqs.workers: must be positive, got 0`,
+			`5: sqs.retry_delay: must be between 0s and 12h0m0s, got 13h0m0s`,
 		}},
 		{"bad-rules.yaml", []string{
 			`3: filter.rules[0]: rule "both" needs exactly one of require or drop_if`,

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/genesys-relay/genesys-relay/kinesis"
+	"github.com/genesys-relay/genesys-relay/sqsin"
 )
 
 // Problem is one thing wrong with a configuration, with where it was written, so
@@ -135,14 +136,20 @@ func covered(earlier []Problem, key string) bool {
 }
 
 // settingProblems are the problems of a component's own checks (such as
-// kinesis.Options.Problems): a *kinesis.SettingError keeps its key, so the
-// problem is placed at its line; any other error is a problem without one.
+// kinesis.Options.Problems, sqsin.Options.Problems): a *kinesis.SettingError
+// or *sqsin.SettingError keeps its key, so the problem is placed at its line;
+// any other error is a problem without one.
 func settingProblems(errs ...error) []Problem {
 	out := make([]Problem, 0, len(errs))
 	for _, err := range errs {
 		var se *kinesis.SettingError
 		if errors.As(err, &se) {
 			out = append(out, Problem{Key: se.Key, Msg: se.Msg})
+			continue
+		}
+		var qe *sqsin.SettingError
+		if errors.As(err, &qe) {
+			out = append(out, Problem{Key: qe.Key, Msg: qe.Msg})
 			continue
 		}
 		out = append(out, Problem{Msg: err.Error()})

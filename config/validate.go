@@ -71,15 +71,7 @@ func (c *Config) problems() []Problem {
 	}
 
 	if c.SQS.QueueURL != "" {
-		if c.SQS.Workers <= 0 {
-			bad("sqs.workers", "must be positive, got %d", c.SQS.Workers)
-		}
-		if c.SQS.WaitTime < 0 || c.SQS.WaitTime.Seconds() > 20 {
-			bad("sqs.wait_time", "must be between 0s and 20s, got %s", c.SQS.WaitTime)
-		}
-		if c.SQS.HandleTimeout <= 0 {
-			bad("sqs.handle_timeout", "must be positive, got %s", c.SQS.HandleTimeout)
-		}
+		errs = append(errs, settingProblems(c.SQS.Problems("sqs")...)...)
 	}
 
 	if len(c.Filter.Sources) == 0 {

@@ -56,6 +56,16 @@ func TestValidate(t *testing.T) {
 		{"sqs.wait_time zero", func(c *Config) { c.SQS.QueueURL = "q"; c.SQS.WaitTime = 0 }, ""},
 		{"sqs.handle_timeout", func(c *Config) { c.SQS.QueueURL = "q"; c.SQS.HandleTimeout = 0 },
 			`sqs.handle_timeout: must be positive, got 0s`},
+		{"sqs.handle_timeout not below visibility", func(c *Config) { c.SQS.QueueURL = "q"; c.SQS.VisibilityTimeout = 20 * time.Second },
+			`sqs.handle_timeout: must be shorter than sqs.visibility_timeout (20s), else a message is delivered again while it is handled; got 30s`},
+		{"sqs.handle_timeout below visibility", func(c *Config) {
+			c.SQS.QueueURL = "q"
+			c.SQS.VisibilityTimeout, c.SQS.HandleTimeout = 20*time.Second, 19*time.Second
+		}, ""},
+		{"sqs.visibility_timeout", func(c *Config) { c.SQS.QueueURL = "q"; c.SQS.VisibilityTimeout = 13 * time.Hour },
+			`sqs.visibility_timeout: must be between 0s (the queue's) and 12h0m0s, got 13h0m0s`},
+		{"sqs.retry_delay", func(c *Config) { c.SQS.QueueURL = "q"; c.SQS.RetryDelay = -time.Second },
+			`sqs.retry_delay: must be between 0s and 12h0m0s, got -1s`},
 		{"filter.sources", func(c *Config) { c.Filter.Sources = nil },
 			`filter.sources: must list at least one allowed source (e.g. genesys.cloud or aws.partner/genesys.com/*)`},
 		{"rule name with a space", func(c *Config) { c.Filter.Rules = []Rule{{Name: "has space", Require: "true"}} },

@@ -4,6 +4,8 @@ import (
 	"crypto/md5"
 	"slices"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/genesys-relay/genesys-relay"
 )
 
@@ -28,10 +30,21 @@ import (
 // together: the aggregated record lands on the shard of that key, so every event
 // stays on the shard its key chose and per-key ordering downstream is unchanged.
 //
-// The protobuf is written by hand: the schema has five scalar fields, and
-// appending them straight into one reused buffer per batch costs no allocation
-// per record and no generated code or protobuf runtime.
+// The protobuf is written with protowire, the wire-format primitives of the
+// protobuf module: the schema has five scalar fields, and appending them
+// straight into one reused buffer per batch costs no allocation per record and
+// needs no generated code or reflection.
 var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
+
+// Field numbers of the KPL schema above.
+const (
+	aggPartitionKeyTable    protowire.Number = 1 // AggregatedRecord.partition_key_table
+	aggExplicitHashKeyTable protowire.Number = 2 // AggregatedRecord.explicit_hash_key_table
+	aggRecords              protowire.Number = 3 // AggregatedRecord.records
+	recPartitionKeyIndex    protowire.Number = 1 // Record.partition_key_index
+	recExplicitHashKeyIndex protowire.Number = 2 // Record.explicit_hash_key_index
+	recData                 protowire.Number = 3 // Record.data
+)
 
 const (
 	kplHeader = 4  // magic
@@ -108,13 +121,13 @@ func (a *aggregator) build(b *batch, maxRecord int) {
 	total := 0
 	for lo := 0; lo < len(b.items); {
 		pk, ehk := b.items[lo].rec.PartitionKey, b.items[lo].rec.ExplicitHashKey
-		head := fieldSize(len(pk))
+		head := fieldSize(aggPartitionKeyTable, len(pk))
 		if ehk != "" {
-			head += fieldSize(len(ehk))
+			head += fieldSize(aggExplicitHashKeyTable, len(ehk))
 		}
 		hi, proto := lo, head
 		for hi < len(b.items) && b.items[hi].rec.PartitionKey == pk && b.items[hi].rec.ExplicitHashKey == ehk {
-			n := fieldSize(innerSize(len(b.items[hi].rec.Data), ehk != ""))
+			n := fieldSize(aggRecords, innerSize(len(b.items[hi].rec.Data), ehk != ""))
 			if hi > lo && kplHeader+proto+n+kplDigest+len(pk) > maxRecord {
 				break
 			}
@@ -150,20 +163,23 @@ func (a *aggregator) encode(items []*item) []byte {
 	start := len(a.buf)
 	buf := append(a.buf, kplMagic...)
 	proto := len(buf)
-	buf = appendString(buf, 1, pk)
+	buf = protowire.AppendTag(buf, aggPartitionKeyTable, protowire.BytesType)
+	buf = protowire.AppendString(buf, pk)
 	if ehk != "" {
-		buf = appendString(buf, 2, ehk)
+		buf = protowire.AppendTag(buf, aggExplicitHashKeyTable, protowire.BytesType)
+		buf = protowire.AppendString(buf, ehk)
 	}
 	for _, it := range items {
-		buf = append(buf, 3<<3|2)
-		buf = appendVarint(buf, uint64(innerSize(len(it.rec.Data), ehk != "")))
-		buf = append(buf, 1<<3|0, 0) // partition_key_index = 0
+		buf = protowire.AppendTag(buf, aggRecords, protowire.BytesType)
+		buf = protowire.AppendVarint(buf, uint64(innerSize(len(it.rec.Data), ehk != "")))
+		buf = protowire.AppendTag(buf, recPartitionKeyIndex, protowire.VarintType)
+		buf = protowire.AppendVarint(buf, 0) // the one key of the table
 		if ehk != "" {
-			buf = append(buf, 2<<3|0, 0) // explicit_hash_key_index = 0
+			buf = protowire.AppendTag(buf, recExplicitHashKeyIndex, protowire.VarintType)
+			buf = protowire.AppendVarint(buf, 0)
 		}
-		buf = append(buf, 3<<3|2)
-		buf = appendVarint(buf, uint64(len(it.rec.Data)))
-		buf = append(buf, it.rec.Data...)
+		buf = protowire.AppendTag(buf, recData, protowire.BytesType)
+		buf = protowire.AppendBytes(buf, it.rec.Data)
 	}
 	digest := md5.Sum(buf[proto:])
 	buf = append(buf, digest[:]...)
@@ -173,35 +189,15 @@ func (a *aggregator) encode(items []*item) []byte {
 
 // innerSize is the size of one Record message with data of n bytes.
 func innerSize(n int, ehk bool) int {
-	s := 2 + 1 + varintSize(uint64(n)) + n
+	s := protowire.SizeTag(recPartitionKeyIndex) + protowire.SizeVarint(0) +
+		protowire.SizeTag(recData) + protowire.SizeBytes(n)
 	if ehk {
-		s += 2
+		s += protowire.SizeTag(recExplicitHashKeyIndex) + protowire.SizeVarint(0)
 	}
 	return s
 }
 
-// fieldSize is the size of a length-delimited field with a one-byte tag.
-func fieldSize(n int) int { return 1 + varintSize(uint64(n)) + n }
-
-func appendString(b []byte, field int, s string) []byte {
-	b = append(b, byte(field<<3|2))
-	b = appendVarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendVarint(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-func varintSize(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
+// fieldSize is the size of length-delimited field num holding n bytes.
+func fieldSize(num protowire.Number, n int) int {
+	return protowire.SizeTag(num) + protowire.SizeBytes(n)
 }

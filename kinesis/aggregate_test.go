@@ -283,3 +283,31 @@ func TestAggregateLargeRecordGoesAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestAggregateEncodeAllocs holds the claim of the package comment on
+// aggregation: packing records into a buffer that is already large enough
+// allocates nothing, however many records there are.
+func TestAggregateEncodeAllocs(t *testing.T) {
+	items := make([]*item, 200)
+	for i := range items {
+		items[i] = &item{rec: relay.Record{Data: []byte(strings.Repeat("d", i)), PartitionKey: "pk", ExplicitHashKey: "12345"}}
+	}
+	a := &aggregator{buf: make([]byte, 0, 1<<20)}
+	var out []byte
+	allocs := testing.AllocsPerRun(50, func() {
+		a.buf = a.buf[:0]
+		out = a.encode(items)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per aggregated record of %d records", allocs, len(items))
+	}
+	recs, err := deaggregate(out)
+	if err != nil || len(recs) != len(items) {
+		t.Fatalf("deaggregate: %d records, %v", len(recs), err)
+	}
+	for i, r := range recs {
+		if r.Data != string(items[i].rec.Data) || r.PartitionKey != "pk" || r.ExplicitHashKey != "12345" {
+			t.Errorf("record %d: %+v", i, r)
+		}
+	}
+}

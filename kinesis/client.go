@@ -4,18 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
-	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
+	"github.com/genesys-relay/genesys-relay/internal/awsconf"
 )
 
 // maxIdleConnsPerHost keeps a warm connection for every concurrent PutRecords
@@ -24,50 +22,24 @@ import (
 const maxIdleConnsPerHost = 256
 
 // NewClient builds a Kinesis client from the default credential chain (env,
-// shared files, container and instance roles). region overrides AWS_REGION when
-// set. endpoint, when set, overrides AWS_ENDPOINT_URL_KINESIS and
-// AWS_ENDPOINT_URL (for local emulators such as http://127.0.0.1:4568);
-// otherwise those variables keep working. The SDK's own retries are off: the
-// Writer retries, record by record, in one place. opts are passed on to
-// LoadDefaultConfig (e.g. config.WithLogger for the SDK's own warnings).
+// shared files, container and instance roles), through awsconf.Load. region,
+// when set, wins over AWS_REGION. endpoint, when set, wins over
+// AWS_ENDPOINT_URL_KINESIS and AWS_ENDPOINT_URL (for local emulators such as
+// http://127.0.0.1:4568); otherwise those variables keep working. The SDK's
+// own retries are off: the Writer retries, record by record, in one place.
+// opts are passed on to LoadDefaultConfig (e.g. config.WithLogger).
 func NewClient(ctx context.Context, region, endpoint string, opts ...func(*config.LoadOptions) error) (*kinesis.Client, error) {
-	if endpoint != "" {
-		u, err := url.Parse(endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("kinesis.endpoint: %q is not an http(s) URL", endpoint)
-		}
-	}
-	var loadOpts []func(*config.LoadOptions) error
-	if region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, append(loadOpts, opts...)...)
+	cfg, err := awsconf.Load(ctx, awsconf.Settings{
+		Section:             "kinesis",
+		Region:              region,
+		Endpoint:            endpoint,
+		MaxIdleConnsPerHost: maxIdleConnsPerHost,
+	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("kinesis: load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, errors.New("kinesis.region: not set (set it in the configuration or AWS_REGION)")
-	}
-	// LoadDefaultConfig has put a custom CA bundle (AWS_CA_BUNDLE), if any, into
-	// cfg.HTTPClient; tune a copy of that client rather than replacing it.
-	var httpClient *awshttp.BuildableClient
-	switch c := cfg.HTTPClient.(type) {
-	case nil:
-		httpClient = awshttp.NewBuildableClient()
-	case *awshttp.BuildableClient:
-		httpClient = c
+		return nil, err
 	}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
-		if httpClient != nil {
-			o.HTTPClient = httpClient.WithTransportOptions(func(tr *http.Transport) {
-				tr.MaxIdleConns = 2 * maxIdleConnsPerHost
-				tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
-				tr.IdleConnTimeout = 90 * time.Second
-			})
-		}
-		// A fast endpoint would otherwise sometimes see a call fail after it
-		// stored the records, and get them again on the retry.
-		o.HTTPClient = awshttpx.Wrap(o.HTTPClient)
+		o.HTTPClient = awsconf.WrapHTTPClient(o.HTTPClient)
 		o.Retryer = aws.NopRetryer{}
 		o.RetryMaxAttempts = 1
 		if endpoint != "" {

@@ -16,7 +16,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
-	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
+	"github.com/genesys-relay/genesys-relay/internal/awsconf"
 )
 
 // awsTestEnv gives the SDK static credentials and nothing else from the
@@ -202,9 +202,9 @@ func TestNewClientTransport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewClient with AWS_CA_BUNDLE: %v", err)
 	}
-	wrapped, ok := client.Options().HTTPClient.(awshttpx.Client)
+	wrapped, ok := client.Options().HTTPClient.(awsconf.HTTPClient)
 	if !ok {
-		t.Fatalf("HTTP client %T is not wrapped by awshttpx", client.Options().HTTPClient)
+		t.Fatalf("HTTP client %T is not wrapped by awsconf", client.Options().HTTPClient)
 	}
 	bc, ok := wrapped.HTTPClient.(*awshttp.BuildableClient)
 	if !ok {

@@ -59,7 +59,7 @@ func parseAggregated(b []byte) ([]UserRecord, error) {
 			return nil, protowire.ParseError(n)
 		}
 		b = b[n:]
-		if typ != protowire.BytesType || num < 1 || num > 3 {
+		if typ != protowire.BytesType || num < aggPartitionKeyTable || num > aggRecords {
 			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
 				return nil, protowire.ParseError(n)
 			}
@@ -72,11 +72,11 @@ func parseAggregated(b []byte) ([]UserRecord, error) {
 		}
 		b = b[n:]
 		switch num {
-		case 1:
+		case aggPartitionKeyTable:
 			pks = append(pks, string(v))
-		case 2:
+		case aggExplicitHashKeyTable:
 			ehks = append(ehks, string(v))
-		case 3:
+		case aggRecords:
 			r, err := parseUserRecord(v)
 			if err != nil {
 				return nil, err
@@ -116,13 +116,13 @@ func parseUserRecord(b []byte) (rawUserRecord, error) {
 		}
 		b = b[n:]
 		switch {
-		case num == 1 && typ == protowire.VarintType:
+		case num == recPartitionKeyIndex && typ == protowire.VarintType:
 			r.pk, n = protowire.ConsumeVarint(b)
 			hasPK = true
-		case num == 2 && typ == protowire.VarintType:
+		case num == recExplicitHashKeyIndex && typ == protowire.VarintType:
 			r.ehk, n = protowire.ConsumeVarint(b)
 			r.hasEHK = true
-		case num == 3 && typ == protowire.BytesType:
+		case num == recData && typ == protowire.BytesType:
 			r.data, n = protowire.ConsumeBytes(b)
 			hasData = true
 		default:

@@ -17,22 +17,11 @@ import (
 	relay "github.com/genesys-relay/genesys-relay"
 )
 
-// Flusher pushes out anything the pipeline still buffers. Lambda freezes the
-// execution environment between invocations and may end it without notice, so
-// nothing should be left waiting when an invocation returns.
-type Flusher interface {
-	Flush(ctx context.Context) error
-}
-
 // Defaults applied by NewHandler to zero-valued Options fields.
 const (
 	DefaultConcurrency = 32
 	DefaultReserve     = 500 * time.Millisecond
 )
-
-// sigtermFlushTimeout fits the few hundred milliseconds Lambda grants between
-// SIGTERM and SIGKILL.
-const sigtermFlushTimeout = 250 * time.Millisecond
 
 // Options configures a Handler.
 type Options struct {
@@ -44,8 +33,6 @@ type Options struct {
 	// 500ms): handling stops early enough to report which records failed instead of
 	// timing out, which would return the whole batch to the queue.
 	Reserve time.Duration
-	// Flusher, optional, is flushed after every invocation and on SIGTERM.
-	Flusher Flusher
 	// Logger receives the handler's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -92,9 +79,6 @@ func NewHandler(h relay.Handler, opts Options) *Handler {
 //
 // A payload of any other shape is an error naming the problem.
 func (l *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	if l.opts.Flusher != nil {
-		defer l.flush(ctx)
-	}
 	kind, recs, err := detect(payload)
 	if err != nil {
 		l.log.Warn("lambda payload not handled", "reason", relay.RejectReason(err), "error", err)
@@ -109,18 +93,14 @@ func (l *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 }
 
 // Start runs l as the function's handler; it does not return. Responses are sent with
-// the application/json content type. With a Flusher, SIGTERM (sent before Lambda
-// shuts an execution environment down) flushes it.
+// the application/json content type.
+//
+// Lambda freezes the execution environment between invocations and may end it
+// without notice, so nothing may be left waiting when an invocation returns; nothing
+// is: an invocation answers only once the sink has accepted or refused each of its
+// records (the Kinesis writer's Put waits for Kinesis's answer).
 func Start(l *Handler) {
-	var opts []lambda.Option
-	if l.opts.Flusher != nil {
-		opts = append(opts, lambda.WithEnableSIGTERM(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), sigtermFlushTimeout)
-			defer cancel()
-			l.flush(ctx)
-		}))
-	}
-	lambda.StartHandlerFunc(l.invokeJSON, opts...)
+	lambda.StartHandlerFunc(l.invokeJSON)
 }
 
 // invokeJSON is Invoke in the shape lambda.StartHandlerFunc takes, so that the
@@ -138,12 +118,6 @@ func (l *Handler) handleContext(ctx context.Context) (context.Context, context.C
 	}
 	reserve := min(l.opts.Reserve, time.Until(deadline)/4)
 	return context.WithDeadline(ctx, deadline.Add(-reserve))
-}
-
-func (l *Handler) flush(ctx context.Context) {
-	if err := l.opts.Flusher.Flush(ctx); err != nil {
-		l.log.Warn("flush after lambda invocation failed", "error", err)
-	}
 }
 
 // eventResponse is the answer to a directly invoked EventBridge event; it mirrors the

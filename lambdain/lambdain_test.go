@@ -234,19 +234,6 @@ func TestSQSBatchFailureWithoutMessageID(t *testing.T) {
 	}
 }
 
-func TestFlusher(t *testing.T) {
-	f := &flusher{err: errors.New("flush failed")}
-	l := NewHandler(&pipeline{}, Options{Flusher: f, Logger: quiet})
-	if _, err := l.Invoke(context.Background(), []byte(envelope("forward-1"))); err != nil {
-		t.Errorf("a flush error changed the outcome: %v", err)
-	}
-	_, _ = l.Invoke(context.Background(), sqsBatch("forward-1"))
-	_, _ = l.Invoke(context.Background(), []byte(`{}`))
-	if n := f.calls.Load(); n != 3 {
-		t.Errorf("flushed %d times after 3 invocations", n)
-	}
-}
-
 // TestThroughLambdaLibrary runs Invoke through aws-lambda-go's handler machinery: the
 // Handler as a lambda.Handler, and the JSON function Start registers.
 func TestThroughLambdaLibrary(t *testing.T) {
@@ -276,13 +263,6 @@ type handlerFunc func(ctx context.Context, raw []byte) (relay.Result, error)
 func (f handlerFunc) Handle(ctx context.Context, raw []byte) (relay.Result, error) {
 	return f(ctx, raw)
 }
-
-type flusher struct {
-	calls atomic.Int32
-	err   error
-}
-
-func (f *flusher) Flush(context.Context) error { f.calls.Add(1); return f.err }
 
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)

@@ -2,8 +2,6 @@ package sqsin
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -11,30 +9,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
+	"github.com/genesys-relay/genesys-relay/internal/awsconf"
 )
 
 // NewClient returns an SQS client using the AWS default credential chain (environment,
-// shared files, ECS/EC2/IRSA roles). region overrides the configured region when not
-// empty. endpoint, when not empty, wins over AWS_ENDPOINT_URL_SQS and
-// AWS_ENDPOINT_URL; it exists for local emulators. loadOpts are passed on to
-// LoadDefaultConfig (e.g. config.WithLogger for the SDK's own warnings).
-func NewClient(ctx context.Context, region, endpoint string, loadOpts ...func(*config.LoadOptions) error) (*sqs.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, append(opts, loadOpts...)...)
+// shared files, ECS/EC2/IRSA roles), through awsconf.Load. region, when set, wins over
+// AWS_REGION (see Region for the one serve passes). endpoint, when set, wins over
+// AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL; it exists for local emulators. opts are
+// passed on to LoadDefaultConfig (e.g. config.WithLogger).
+func NewClient(ctx context.Context, region, endpoint string, opts ...func(*config.LoadOptions) error) (*sqs.Client, error) {
+	cfg, err := awsconf.Load(ctx, awsconf.Settings{Section: "sqs", Region: region, Endpoint: endpoint}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("sqs client: load AWS config: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, errors.New("sqs client: no AWS region: set AWS_REGION or a region in the AWS config")
+		return nil, err
 	}
 	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		// A fast endpoint would otherwise sometimes see a delete fail after it
-		// was done.
-		o.HTTPClient = awshttpx.Wrap(o.HTTPClient)
+		o.HTTPClient = awsconf.WrapHTTPClient(o.HTTPClient)
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

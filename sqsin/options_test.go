@@ -3,8 +3,11 @@ package sqsin
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/genesys-relay/genesys-relay/internal/awsconf"
 )
 
 func TestOptionsDefaults(t *testing.T) {
@@ -110,10 +113,19 @@ func TestNewClientEndpoint(t *testing.T) {
 		t.Errorf("env endpoint: BaseEndpoint = %s", got)
 	}
 
+	if _, ok := c.Options().HTTPClient.(awsconf.HTTPClient); !ok {
+		t.Errorf("HTTP client %T is not wrapped by awsconf", c.Options().HTTPClient)
+	}
+	for _, bad := range []string{"localhost:9324", "ftp://x", "http://"} {
+		if _, err := NewClient(ctx, "eu-west-1", bad); err == nil || !strings.Contains(err.Error(), "sqs.endpoint") {
+			t.Errorf("NewClient(endpoint %q): %v", bad, err)
+		}
+	}
+
 	t.Setenv("AWS_REGION", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
-	if _, err := NewClient(ctx, "", ""); err == nil {
-		t.Error("NewClient without any region succeeded")
+	if _, err := NewClient(ctx, "", ""); err == nil || !strings.Contains(err.Error(), "sqs.region") {
+		t.Errorf("NewClient without any region: %v", err)
 	}
 }
 

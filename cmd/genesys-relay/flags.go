@@ -41,15 +41,6 @@ func envName(flagName string) string {
 	return "RELAY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// envOr returns the environment variable name, or def when it is unset or
-// empty.
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
 // parseFlags parses args, then sets each flag not given on the command line
 // from its environment variable (see envName); a flag that is another's short
 // form (-c for -config) has none of its own. A value that does not parse is a

@@ -38,7 +38,7 @@ func testBatching(t *testing.T, kinesisClient string) {
 	var directCalls, sdkCalls atomic.Int64
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Amz-Target") == "Kinesis_20131202.PutRecords" {
-			if strings.Contains(r.UserAgent(), "app/genesys-relay-direct") {
+			if strings.Contains(r.UserAgent(), "md/genesys-relay#direct") {
 				directCalls.Add(1)
 			} else {
 				sdkCalls.Add(1)

@@ -182,17 +182,8 @@ func newSQS(ctx context.Context, cfg *config.Config, h relay.Handler, reg promet
 	if err != nil {
 		return nil, fmt.Errorf("sqs: %w", err)
 	}
-	c, err := sqsin.New(client, h, sqsin.Options{
-		QueueURL:          s.QueueURL,
-		Workers:           s.Workers,
-		WaitTime:          s.WaitTime,
-		VisibilityTimeout: s.VisibilityTimeout,
-		HandleTimeout:     s.HandleTimeout,
-		RetryDelay:        s.RetryDelay,
-		DeleteInvalid:     s.DeleteInvalid,
-		Registerer:        reg,
-		Logger:            log,
-	})
+	s.Registerer, s.Logger = reg, log
+	c, err := sqsin.New(client, h, s)
 	if err != nil {
 		return nil, fmt.Errorf("sqs: %w", err)
 	}

@@ -5,7 +5,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/genesys-relay/genesys-relay/internal/awshttpx"
+	"github.com/genesys-relay/genesys-relay/internal/awsconf"
 )
 
 // AWSConfig returns an SDK configuration that reaches this server: its
@@ -30,9 +30,9 @@ func (s *Server) NewClient(optFns ...func(*kinesis.Options)) *kinesis.Client {
 
 // SafeHTTPClient wraps c (nil means the SDK's default HTTP client) so that
 // request bodies reach net/http without a WriteTo method; see
-// [awshttpx.Wrap], which the relay's own clients use, for the smithy-go race
+// [awsconf.WrapHTTPClient], which the relay's own clients use, for the smithy-go race
 // this avoids. Without it a server as fast as this one on loopback sometimes
 // sees a call fail after it stored the records, and a retry writes them twice.
 func SafeHTTPClient(c aws.HTTPClient) aws.HTTPClient {
-	return awshttpx.Wrap(c)
+	return awsconf.WrapHTTPClient(c)
 }

@@ -238,11 +238,11 @@ func TestDuplicates(t *testing.T) {
 	if _, err := putRecords(c, entries("u", 2)); err != nil {
 		t.Fatal(err)
 	}
-	if s.Duplicates() != 3 || s.Count() != 6 {
-		t.Errorf("Duplicates = %d, Count = %d", s.Duplicates(), s.Count())
+	if s.Duplicates() != 3 || s.Stored() != 6 {
+		t.Errorf("Duplicates = %d, Stored = %d", s.Duplicates(), s.Stored())
 	}
 	s.Reset()
-	if s.Duplicates() != 0 || s.Count() != 0 || len(s.Records()) != 0 || s.Calls() != 0 {
+	if s.Duplicates() != 0 || s.Stored() != 0 || len(s.Records()) != 0 || s.Calls() != 0 {
 		t.Errorf("after Reset: %+v", s.Stats())
 	}
 }

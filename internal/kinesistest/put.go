@@ -14,7 +14,7 @@ import (
 )
 
 // errBadBase64 reports a Data member that is not valid base64.
-var errBadBase64 = errors.New("Data is not valid base64")
+var errBadBase64 = errors.New("member Data is not valid base64")
 
 // putRecords serves PutRecords, or PutRecord when single is set.
 func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte, single bool) {

@@ -126,7 +126,7 @@ func benchmarkPut(b *testing.B, opts Options) *Server {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if opts.Discard == false && s.Count() > 100_000 {
+		if opts.Discard == false && s.Stored() > 100_000 {
 			s.Reset()
 		}
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))

@@ -288,9 +288,6 @@ func (s *Server) RecordsReceived() int64 { return s.received.Load() }
 // number), in Discard mode too.
 func (s *Server) Stored() int64 { return s.stored.Load() }
 
-// Count returns the number of records stored; it equals Stored.
-func (s *Server) Count() int { return int(s.stored.Load()) }
-
 // Duplicates returns the number of stored records whose data was identical
 // to the data of a record stored before. It is always 0 in Discard mode.
 func (s *Server) Duplicates() int64 { return s.duplicates.Load() }

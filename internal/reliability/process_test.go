@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,9 +43,11 @@ func relayBinary(t testing.TB) string {
 		}
 		build.path = filepath.Join(build.dir, "genesys-relay")
 		args := []string{"build", "-o", build.path}
+		// go test puts its own GOROOT/bin first on the test's PATH.
 		goTool, err := exec.LookPath("go")
 		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+			build.err = fmt.Errorf("find the go command: %w", err)
+			return
 		}
 		cmd := exec.Command(goTool, append(args, "github.com/genesys-relay/genesys-relay/cmd/genesys-relay")...)
 		cmd.Dir = filepath.Join("..", "..")

@@ -1,4 +1,4 @@
-package awshttpx
+package awsconf
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ func (c *recordingClient) Do(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
 }
 
-func TestWrapHidesWriteTo(t *testing.T) {
+func TestWrapHTTPClientHidesWriteTo(t *testing.T) {
 	inner := &recordingClient{}
-	c := Wrap(inner)
+	c := WrapHTTPClient(inner)
 	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1/", bytes.NewReader([]byte("payload")))
 	if _, ok := req.Body.(io.WriterTo); !ok {
 		t.Fatal("test body has no WriteTo to hide")
@@ -38,14 +38,14 @@ func TestWrapHidesWriteTo(t *testing.T) {
 	}
 }
 
-func TestWrap(t *testing.T) {
-	if w, ok := Wrap(nil).(Client); !ok {
-		t.Fatalf("Wrap(nil) is %T", Wrap(nil))
+func TestWrapHTTPClient(t *testing.T) {
+	if w, ok := WrapHTTPClient(nil).(HTTPClient); !ok {
+		t.Fatalf("WrapHTTPClient(nil) is %T", WrapHTTPClient(nil))
 	} else if _, ok := w.HTTPClient.(*awshttp.BuildableClient); !ok {
-		t.Errorf("Wrap(nil) wraps %T, want the SDK's default client", w.HTTPClient)
+		t.Errorf("WrapHTTPClient(nil) wraps %T, want the SDK's default client", w.HTTPClient)
 	}
-	once := Wrap(&recordingClient{})
-	if twice := Wrap(once); twice.(Client).HTTPClient != once.(Client).HTTPClient {
+	once := WrapHTTPClient(&recordingClient{})
+	if twice := WrapHTTPClient(once); twice.(HTTPClient).HTTPClient != once.(HTTPClient).HTTPClient {
 		t.Error("wrapping twice nests the wrappers")
 	}
 }
