@@ -10,15 +10,24 @@ import (
 
 // The daemon's live heap is a few megabytes and nearly everything it allocates
 // dies with its request, so the collector's default target (run when the heap
-// has doubled) makes it collect far more often than memory requires: with the
-// target at 5x a small live heap, an event costs about a seventh less CPU
-// (cmd/relay-bench). With thousands of connections the live heap is larger,
-// and 5x of it would be hundreds of megabytes: the target shrinks so that
-// garbage may take about gcHeadroom, never below the default.
+// has doubled) makes it collect far more often than memory requires: at 400%,
+// with 64 senders (4 MB live), the collector's own CPU per event falls from
+// 2.7–3.7 µs to 0.7–1.9 µs of about 35. With thousands of connections or large
+// events the live heap is larger (~55 MB with 2,000 connections, ~150 MB with
+// 1 MB events), and 5x of it would be hundreds of megabytes: the target shrinks
+// so that garbage may take about gcHeadroom, never below the default.
+//
+// A fixed GOGC with a GOMEMLIMIT derived from the container's memory limit is
+// the common alternative; measured against this (bench/README.md, "GC target"),
+// GOGC=200 kept half of the saving with a small heap and peaked 37–46% higher
+// with a large one (198 against 145 MB with 2,000 connections), 400 84–123%
+// higher, and the memory limit bounded that only inside a container, by
+// collecting more (64–66 instead of 54 µs per event with 2,000 connections).
+// GOMEMLIMIT set in the environment works together with this tuner.
 //
 // Under a flood of large bodies the live heap is the bodies and their decoded
-// values (64 MB of 1 MB bodies may hold about 200 MB), and the default target
-// lets garbage take as much again: gcMemoryLimit, a soft limit, makes the
+// values (64 MB of 1 MB bodies may hold about 200 MB), and even the default
+// target lets garbage take as much again: gcMemoryLimit, a soft limit, makes the
 // collector run before the process passes it (relay-bench -mode shapes: peak
 // RSS 410-470 MB without it, 250-350 MB with it).
 const (
