@@ -8,19 +8,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
-
-var structValueType = reflect.TypeOf(&structpb.Value{})
 
 // Processor evaluates envelopes against one compiled configuration. It is immutable
 // and safe for concurrent use; a reload builds a new one.

@@ -17,6 +17,7 @@ import (
 	"cel.dev/cel-go/common/types/traits"
 
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -142,7 +143,7 @@ func describeVal(v ref.Val, err error) string {
 		}
 		return "optional.of(" + describeVal(o.GetValue(), nil) + ")"
 	}
-	return fmt.Sprintf("%s %s %s", v.Type().TypeName(), appendValue(nil, v), types.Format(v))
+	return fmt.Sprintf("%s %s %s", v.Type().TypeName(), jsonx.AppendValue(nil, v), types.Format(v))
 }
 
 // sameElements reports whether a and b are lists of the same elements in any
