@@ -14,6 +14,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/envelope"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -132,9 +133,9 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 // evaluate returns must point into neither. The strings it returns (the id, a
 // partition key with hash none, the explicit hash key) are copies.
 func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outcome, error) {
-	st := decodings.Get().(*decoding)
-	defer st.release()
-	env, vars, err := st.decode(raw, acc)
+	st := envelope.NewDecoding()
+	defer st.Release()
+	env, vars, err := st.Decode(raw, acc)
 	if err != nil {
 		if env != nil {
 			return Outcome{Result: relay.Result{ID: env.ID}}, err
@@ -145,7 +146,7 @@ func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outco
 }
 
 // decided is evaluateTo after the decoding.
-func (p *Processor) decided(env *Envelope, vars *rules.Vars, upTo stage) (Outcome, error) {
+func (p *Processor) decided(env *envelope.Envelope, vars *rules.Vars, upTo stage) (Outcome, error) {
 	if !p.Rules.Sources.Allowed(env.Source) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))

@@ -1,4 +1,4 @@
-package pipeline
+package envelope
 
 import (
 	"bytes"
@@ -254,7 +254,7 @@ func checkValues(t *testing.T, raw []byte, exprs []compiledExpr, all *rules.Set)
 		if gotErr != nil {
 			return
 		}
-		if b := appendField(nil, "v", got); !bytes.Equal(b, appendField(nil, "v", want)) {
+		if b := jsonx.AppendValue(nil, got); !bytes.Equal(b, jsonx.AppendValue(nil, want)) {
 			t.Fatalf("%s over %s writes %s", expr, env.Detail, b)
 		}
 		// Both representations compare equal both ways where two evaluations
@@ -299,7 +299,7 @@ func valueEvents(t testing.TB) [][]byte {
 		t.Log("no shared test data next to the repository")
 	}
 	for i, d := range valueDetails {
-		events = append(events, envelope(fmt.Sprintf("e-%d", i), d))
+		events = append(events, envelopeJSON(fmt.Sprintf("e-%d", i), d))
 	}
 	events = append(events, []byte(`{"id":"e-r","source":"s","detail-type":"t","resources":["arn:a",null,"arn:\u0062"],"detail":{"a":"x"}}`))
 	return append(events, oddEnvelopes...)
@@ -350,7 +350,7 @@ func FuzzValues(f *testing.F) {
 	}
 	exprs, all := compileExprs(f)
 	f.Fuzz(func(t *testing.T, detail []byte) {
-		checkValues(t, envelope("e-1", string(detail)), exprs, all)
+		checkValues(t, envelopeJSON("e-1", string(detail)), exprs, all)
 	})
 }
 
