@@ -20,7 +20,6 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
-	"cel.dev/cel-go/common/types/traits"
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/rules"
@@ -42,18 +41,6 @@ type Envelope struct {
 	Raw []byte
 }
 
-// Decode validates raw as an EventBridge envelope and returns it with detail
-// decoded in full for the rules, as a CEL map. Every error is a
-// relay.InvalidError naming the problem; the envelope returned with it is nil or
-// holds only the ID.
-func Decode(raw []byte) (*Envelope, traits.Mapper, error) {
-	env, vars, err := decode(raw, nil)
-	if err != nil {
-		return env, nil, err
-	}
-	return env, vars.Detail.(*jsonObject), nil
-}
-
 // The envelope keys the relay reads, in the order of decoder.values. They match
 // exactly: "ID" is not "id" (encoding/json would take it for one).
 const (
@@ -67,11 +54,6 @@ const (
 	keyResources  = "resources"
 	keyDetail     = "detail"
 )
-
-// decode is Decode in a Decoding of its own.
-func decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Vars, error) {
-	return new(Decoding).Decode(raw, acc)
-}
 
 // Decode validates raw as an EventBridge envelope and decodes what acc asks
 // for (everything when acc is nil): the fields of detail acc.Detail names, and

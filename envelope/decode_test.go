@@ -73,7 +73,7 @@ func TestDecodeInvalid(t *testing.T) {
 			"number " + strings.Repeat("9", 32) + "… in the envelope does not fit a 64-bit float (JSON decoders refuse it)", "e-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env, detail, err := Decode([]byte(tc.raw))
+			env, detail, err := decodeDetail([]byte(tc.raw))
 			if err == nil {
 				t.Fatalf("Decode succeeded: %+v", env)
 			}
@@ -104,7 +104,7 @@ func TestDecode(t *testing.T) {
 	raw := "\n  {\"version\":\"0\",\"id\":\"e-1\",\"detail-type\":\"Genesys Cloud Interaction Event\",\"source\":\"genesys.cloud\"," +
 		"\"account\":\"123456789012\",\"time\":\"2026-11-27T12:00:00Z\",\"region\":\"eu-west-1\",\"resources\":[\"arn:a\",\"arn:b\"]," +
 		"\"detail\" :  { \"n\": 12345678901234567890, \"s\": \"x\" }  ,\"extra\":{\"ignored\":true}}\r\n"
-	env, detail, err := Decode([]byte(raw))
+	env, detail, err := decodeDetail([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestDecode(t *testing.T) {
 	}
 
 	// Only id, source and detail-type are required.
-	env, detail, err = Decode([]byte(`{"id":"e-2","source":"s","detail-type":"t","detail":{}}`))
+	env, detail, err = decodeDetail([]byte(`{"id":"e-2","source":"s","detail-type":"t","detail":{}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,14 +170,14 @@ func TestDecodeKeys(t *testing.T) {
 		{"other key twice", `{"id":"e-1",` + rest + `,"x":1,"x":2}`, "duplicate_key", `envelope key "x" appears more than once; ambiguous event`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := Decode([]byte(tc.raw))
+			_, _, err := decodeDetail([]byte(tc.raw))
 			if relay.RejectReason(err) != tc.why || err.Error() != tc.msg {
 				t.Fatalf("error %v (%s), want %q (%s)", err, relay.RejectReason(err), tc.msg, tc.why)
 			}
 		})
 	}
 	// Keys that differ only in case are different keys: no ambiguity.
-	env, _, err := Decode([]byte(`{"id":"e-1","ID":"e-2","Detail":5,` + rest + `}`))
+	env, _, err := decodeDetail([]byte(`{"id":"e-1","ID":"e-2","Detail":5,` + rest + `}`))
 	if err != nil || env.ID != "e-1" || string(env.Detail) != "{}" {
 		t.Fatalf("Decode = %+v, %v", env, err)
 	}

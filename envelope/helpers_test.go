@@ -7,9 +7,26 @@ import (
 	"path/filepath"
 	"testing"
 
+	"cel.dev/cel-go/common/types/traits"
+
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
+
+// decode is Decoding.Decode in a Decoding of its own.
+func decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Vars, error) {
+	return new(Decoding).Decode(raw, acc)
+}
+
+// decodeDetail decodes everything of raw and returns detail as a CEL map, nil
+// with an error.
+func decodeDetail(raw []byte) (*Envelope, traits.Mapper, error) {
+	env, vars, err := decode(raw, nil)
+	if err != nil {
+		return env, nil, err
+	}
+	return env, vars.Detail.(*jsonObject), nil
+}
 
 // envelopeJSON wraps detail JSON in an envelope from an allowed source.
 func envelopeJSON(id, detail string) []byte {

@@ -49,7 +49,7 @@ enrich:
 				}
 				continue
 			}
-			env, _, derr := envelope.Decode(data)
+			env, _, derr := new(envelope.Decoding).Decode(data, nil)
 			if derr != nil {
 				t.Fatalf("Evaluate accepted what Decode rejects: %v", derr)
 			}

@@ -1,7 +1,9 @@
 // Package pipeline turns one raw EventBridge envelope into a decision and, for
-// events that pass, the Kinesis record: decode and validate, run the filter rules,
-// choose the partition key, build the enriched record. Relay adds the sink and the
-// metrics and is the relay.Handler every input calls.
+// events that pass, the Kinesis record: decode and validate it (package
+// envelope, which decodes only what the rules read), check its source, run the
+// filter rules and routes (package rules), choose the partition key, build the
+// enriched record. Relay adds the sink and the metrics and is the relay.Handler
+// every input calls.
 package pipeline
 
 import (
@@ -128,9 +130,10 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 
 // evaluateTo is evaluate up to upTo.
 //
-// The decoded event lives in a pooled block that is cleared when evaluate
-// returns, and its strings point into raw, which the caller may reuse: what
-// evaluate returns must point into neither. The strings it returns (the id, a
+// The decoded event lives in a pooled envelope.Decoding that is released when
+// evaluate returns, and its strings point into raw, which the caller may
+// reuse: what evaluate returns must point into neither
+// (TestOutcomeOutlivesDecoding). The strings it returns (the id, a
 // partition key with hash none, the explicit hash key) are copies.
 func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outcome, error) {
 	st := envelope.NewDecoding()
