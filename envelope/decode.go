@@ -4,8 +4,8 @@
 // and builds the CEL values of what the rules read (rules.Access) as
 // rules.Vars: values that behave as cel-go's conversion of what
 // encoding/json decodes, built straight from the bytes. Time and memory are
-// linear in the body, and the memory is bounded by a budget (budgetFactor
-// times the body): an event that would need more is refused.
+// linear in the body, and the memory is bounded by a budget (4 times the body
+// plus 256 KiB, see budgetFactor): an event that would need more is refused.
 //
 // A Decoding holds one decoded event; its values live until Release.
 package envelope
