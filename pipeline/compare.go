@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/envelope"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -19,9 +20,9 @@ func NewComparison(a, b *Processor) *Comparison {
 
 // Decide is a.Decide(raw, true) and b.Decide(raw, true).
 func (c *Comparison) Decide(raw []byte) (a Outcome, aErr error, b Outcome, bErr error) {
-	st := decodings.Get().(*decoding)
-	defer st.release()
-	env, vars, err := st.decode(raw, c.acc)
+	st := envelope.NewDecoding()
+	defer st.Release()
+	env, vars, err := st.Decode(raw, c.acc)
 	if err != nil {
 		var o Outcome
 		if env != nil {

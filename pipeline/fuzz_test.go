@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/envelope"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -48,7 +49,7 @@ enrich:
 				}
 				continue
 			}
-			env, _, derr := Decode(data)
+			env, _, derr := new(envelope.Decoding).Decode(data, nil)
 			if derr != nil {
 				t.Fatalf("Evaluate accepted what Decode rejects: %v", derr)
 			}

@@ -28,8 +28,8 @@ func newProcessor(t testing.TB, doc string) *Processor {
 	return p
 }
 
-// envelope wraps detail JSON in an envelope from an allowed source.
-func envelope(id, detail string) []byte {
+// envelopeJSON wraps detail JSON in an envelope from an allowed source.
+func envelopeJSON(id, detail string) []byte {
 	return []byte(`{"version":"0","id":"` + id + `","detail-type":"Genesys Cloud Interaction Event","source":"genesys.cloud",` +
 		`"account":"123456789012","time":"2026-11-27T12:00:00Z","region":"eu-west-1","resources":[],"detail":` + detail + `}`)
 }

@@ -93,7 +93,7 @@ func TestPartitionKeySeedDefault(t *testing.T) {
 		{"numeric queue id", `{"interaction":{"id":"i-1","routing":{"queue":{"id":7}}}}`, "7", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := p.Evaluate(envelope("env-1", tc.detail))
+			out, err := p.Evaluate(envelopeJSON("env-1", tc.detail))
 			if err != nil || out.Decision != relay.Forward {
 				t.Fatalf("Evaluate = %+v, %v", out, err)
 			}
@@ -130,7 +130,7 @@ func TestPartitionKeyHashNone(t *testing.T) {
 			if tc.k != "" {
 				detail = `{"k":` + tc.k + `}`
 			}
-			out, err := p.Evaluate(envelope(tc.id, detail))
+			out, err := p.Evaluate(envelopeJSON(tc.id, detail))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +164,7 @@ func TestExplicitHashKey(t *testing.T) {
 		{`12`, "12"},
 		{`true`, ""},
 	} {
-		out, err := p.Evaluate(envelope("env-1", `{"k":"x","h":`+tc.h+`}`))
+		out, err := p.Evaluate(envelopeJSON("env-1", `{"k":"x","h":`+tc.h+`}`))
 		if err != nil || out.Decision != relay.Forward {
 			t.Fatalf("h=%s: %+v, %v", tc.h, out, err)
 		}
@@ -176,7 +176,7 @@ func TestExplicitHashKey(t *testing.T) {
 		}
 	}
 	// Without the setting no hash key is set.
-	out, err := newProcessor(t, "").Evaluate(envelope("env-1", `{"h":"1"}`))
+	out, err := newProcessor(t, "").Evaluate(envelopeJSON("env-1", `{"h":"1"}`))
 	if err != nil || out.Record.ExplicitHashKey != "" {
 		t.Fatalf("%+v, %v", out, err)
 	}

@@ -1,26 +1,24 @@
 // Package pipeline turns one raw EventBridge envelope into a decision and, for
-// events that pass, the Kinesis record: decode and validate, run the filter rules,
-// choose the partition key, build the enriched record. Relay adds the sink and the
-// metrics and is the relay.Handler every input calls.
+// events that pass, the Kinesis record: decode and validate it (package
+// envelope, which decodes only what the rules read), check its source, run the
+// filter rules and routes (package rules), choose the partition key, build the
+// enriched record. Relay adds the sink and the metrics and is the relay.Handler
+// every input calls.
 package pipeline
 
 import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/types/known/structpb"
-
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/envelope"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
-
-var structValueType = reflect.TypeOf(&structpb.Value{})
 
 // Processor evaluates envelopes against one compiled configuration. It is immutable
 // and safe for concurrent use; a reload builds a new one.
@@ -132,14 +130,15 @@ func (p *Processor) evaluate(raw []byte, acc *rules.Access) (Outcome, error) {
 
 // evaluateTo is evaluate up to upTo.
 //
-// The decoded event lives in a pooled block that is cleared when evaluate
-// returns, and its strings point into raw, which the caller may reuse: what
-// evaluate returns must point into neither. The strings it returns (the id, a
+// The decoded event lives in a pooled envelope.Decoding that is released when
+// evaluate returns, and its strings point into raw, which the caller may
+// reuse: what evaluate returns must point into neither
+// (TestOutcomeOutlivesDecoding). The strings it returns (the id, a
 // partition key with hash none, the explicit hash key) are copies.
 func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outcome, error) {
-	st := decodings.Get().(*decoding)
-	defer st.release()
-	env, vars, err := st.decode(raw, acc)
+	st := envelope.NewDecoding()
+	defer st.Release()
+	env, vars, err := st.Decode(raw, acc)
 	if err != nil {
 		if env != nil {
 			return Outcome{Result: relay.Result{ID: env.ID}}, err
@@ -150,7 +149,7 @@ func (p *Processor) evaluateTo(raw []byte, acc *rules.Access, upTo stage) (Outco
 }
 
 // decided is evaluateTo after the decoding.
-func (p *Processor) decided(env *Envelope, vars *rules.Vars, upTo stage) (Outcome, error) {
+func (p *Processor) decided(env *envelope.Envelope, vars *rules.Vars, upTo stage) (Outcome, error) {
 	if !p.Rules.Sources.Allowed(env.Source) {
 		return Outcome{Result: relay.Result{ID: env.ID}},
 			relay.Invalid("source_not_allowed", fmt.Sprintf("event source %q is not allowed by filter.sources", env.Source))

@@ -167,7 +167,7 @@ partition_key:
 		{`{"a":1,"k":"key"}`, "forward", "key"},
 		{`{"a":2}`, "drop", ""},
 	} {
-		raw := envelope("e-1", tc.detail)
+		raw := envelopeJSON("e-1", tc.detail)
 		out, err := p.Evaluate(raw)
 		if err != nil || out.Decision.String() != tc.decision || out.RuleError || out.Record.PartitionKey != tc.key && tc.key != "" {
 			t.Fatalf("%s: outcome %+v, %v; want %s", tc.detail, out, err, tc.decision)
@@ -218,7 +218,7 @@ kinesis:
 		if i%11 == 0 {
 			detail = `{"queue":{"name":"drop-me"}}`
 		}
-		body := envelope(fmt.Sprintf("id-%03d", i), detail)
+		body := envelopeJSON(fmt.Sprintf("id-%03d", i), detail)
 		out, err := p.Evaluate(body)
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)

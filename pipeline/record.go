@@ -1,14 +1,11 @@
 package pipeline
 
 import (
-	"encoding/json"
-	"strconv"
 	"time"
 
 	"cel.dev/cel-go/common/types/ref"
 
 	"github.com/genesys-relay/genesys-relay/internal/jsonx"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // appendRecord writes the record JSON by hand rather than with json.Marshal so that
@@ -35,30 +32,5 @@ func appendField(b []byte, name string, v ref.Val) []byte {
 	b = append(b, ',')
 	b = jsonx.AppendString(b, name)
 	b = append(b, ':')
-	return appendValue(b, v)
-}
-
-func appendValue(b []byte, v ref.Val) []byte {
-	if v == nil {
-		return append(b, "null"...)
-	}
-	switch x := v.Value().(type) {
-	case string:
-		return jsonx.AppendString(b, x)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case uint64:
-		return strconv.AppendUint(b, x, 10)
-	}
-	pv, err := v.ConvertToNative(structValueType)
-	if err != nil {
-		return append(b, "null"...)
-	}
-	out, err := json.Marshal(pv.(*structpb.Value).AsInterface())
-	if err != nil {
-		return append(b, "null"...)
-	}
-	return append(b, out...)
+	return jsonx.AppendValue(b, v)
 }

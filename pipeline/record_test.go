@@ -31,7 +31,7 @@ func TestRecordDetailVerbatim(t *testing.T) {
 		{"non-ASCII keys", `{"Retención":"cola","日本":1}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := p.Evaluate(envelope("id-1", tc.detail))
+			out, err := p.Evaluate(envelopeJSON("id-1", tc.detail))
 			if err != nil || out.Decision != relay.Forward {
 				t.Fatalf("Evaluate = %+v, %v", out, err)
 			}
@@ -91,7 +91,7 @@ func TestRecordProcessedAt(t *testing.T) {
 		{time.Date(2026, 1, 2, 9, 4, 5, 7, time.FixedZone("X", 6*3600)), "2026-01-02T03:04:05.000000007Z"},
 	} {
 		p.Now = func() time.Time { return tc.now }
-		out, err := p.Evaluate(envelope("id-1", `{}`))
+		out, err := p.Evaluate(envelopeJSON("id-1", `{}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ enrich:
     "odd \"name\"": '"q"'
 `)
 	detail := `{"s":"a\"b<c>\u2028","n":3,"f":1.5,"b":true,"nul":null,"list":[1,"a",null,true,{"x":[]}],"map":{"k":"v","a":[1],"n":null}}`
-	out, err := p.Evaluate(envelope("id-1", detail))
+	out, err := p.Evaluate(envelopeJSON("id-1", detail))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestRecordFieldOptional(t *testing.T) {
 		{`{"queue":{}}`, `null`},
 		{`{}`, `null`},
 	} {
-		out, err := p.Evaluate(envelope("id-1", tc.detail))
+		out, err := p.Evaluate(envelopeJSON("id-1", tc.detail))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestRecordFieldOptional(t *testing.T) {
 // hold, are written as the strings of the protobuf JSON mapping.
 func TestRecordFieldsNonFinite(t *testing.T) {
 	p := newProcessor(t, "enrich:\n  fields:\n    nan: 'double(\"NaN\")'\n    inf: 'double(\"Infinity\")'\n")
-	out, err := p.Evaluate(envelope("id-1", `{}`))
+	out, err := p.Evaluate(envelopeJSON("id-1", `{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

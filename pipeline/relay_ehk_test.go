@@ -19,7 +19,7 @@ func TestExplicitHashKeyErrorsAreCounted(t *testing.T) {
 		{`{"h":"-1"}`, "", true},
 		{`{}`, "", true}, // empty value
 	} {
-		out, err := p.Evaluate(envelope("id-1", tc.detail))
+		out, err := p.Evaluate(envelopeJSON("id-1", tc.detail))
 		if err != nil || out.Decision != relay.Forward {
 			t.Fatalf("%s: %v %v", tc.detail, out.Decision, err)
 		}
@@ -27,7 +27,7 @@ func TestExplicitHashKeyErrorsAreCounted(t *testing.T) {
 			t.Errorf("%s: hash key %q err %v, want %q %v", tc.detail, out.Record.ExplicitHashKey, out.HashKeyErr, tc.want, tc.err)
 		}
 	}
-	if out, _ := newProcessor(t, "").Evaluate(envelope("id-1", `{}`)); out.HashKeyErr {
+	if out, _ := newProcessor(t, "").Evaluate(envelopeJSON("id-1", `{}`)); out.HashKeyErr {
 		t.Error("no explicit_hash_key configured, yet reported as an error")
 	}
 }

@@ -65,7 +65,7 @@ func newTestRelay(t *testing.T, sink relay.Sink) (*Relay, *prometheus.Registry) 
 func TestHandleForward(t *testing.T) {
 	sink := &fakeSink{}
 	r, _ := newTestRelay(t, sink)
-	raw := envelope("e-1", `{"eventCode":"interaction.wrapup","score":"85","queue":"q-1","agent":"ana"}`)
+	raw := envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":"85","queue":"q-1","agent":"ana"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := r.Input("http").Handle(ctx, raw)
@@ -108,10 +108,10 @@ func TestHandleOutcomes(t *testing.T) {
 		puts     int
 		counters map[string]float64
 	}{
-		{name: "dropped by a rule", raw: envelope("e-1", `{"eventCode":"interaction.created"}`),
+		{name: "dropped by a rule", raw: envelopeJSON("e-1", `{"eventCode":"interaction.created"}`),
 			decision: relay.Drop, reason: "need_code",
 			counters: map[string]float64{"received/sqs": 1, "dropped/need_code": 1, "ruleErrors/need_code": 0, "forwarded/sqs": 0}},
-		{name: "rule error fails closed", raw: envelope("e-1", `{"eventCode":"interaction.wrapup"}`),
+		{name: "rule error fails closed", raw: envelopeJSON("e-1", `{"eventCode":"interaction.wrapup"}`),
 			decision: relay.Drop, reason: "score",
 			counters: map[string]float64{"received/sqs": 1, "dropped/score": 1, "ruleErrors/score": 1, "forwarded/sqs": 0}},
 		{name: "malformed", raw: []byte(`{"id":`), err: relay.ErrInvalid,
@@ -122,19 +122,19 @@ func TestHandleOutcomes(t *testing.T) {
 			counters: map[string]float64{"rejected/missing_detail": 1}},
 		{name: "source not allowed", raw: []byte(`{"id":"e-1","source":"acme","detail-type":"t","detail":{}}`), err: relay.ErrInvalid,
 			counters: map[string]float64{"rejected/source_not_allowed": 1, "dropped/need_code": 0}},
-		{name: "key falls back", raw: envelope("e-1", `{"eventCode":"interaction.wrapup","score":90,"agent":"x"}`),
+		{name: "key falls back", raw: envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":90,"agent":"x"}`),
 			decision: relay.Forward, reason: "passed_all_filters", puts: 1,
 			counters: map[string]float64{"keyFallbacks": 1, "forwarded/sqs": 1}},
-		{name: "enrichment error", raw: envelope("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q"}`),
+		{name: "enrichment error", raw: envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q"}`),
 			decision: relay.Forward, reason: "passed_all_filters", puts: 1,
 			counters: map[string]float64{"enrichErrors/agent": 1, "keyFallbacks": 0, "forwarded/sqs": 1}},
-		{name: "sink unavailable", raw: envelope("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
+		{name: "sink unavailable", raw: envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
 			sinkErr: retryable, decision: relay.Forward, reason: "passed_all_filters", err: relay.ErrUnavailable, retry: true, puts: 1,
 			counters: map[string]float64{"failed/sqs/retryable": 1, "failed/sqs/permanent": 0, "forwarded/sqs": 0}},
-		{name: "sink deadline", raw: envelope("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
+		{name: "sink deadline", raw: envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
 			sinkErr: context.DeadlineExceeded, decision: relay.Forward, reason: "passed_all_filters", err: context.DeadlineExceeded, retry: true, puts: 1,
 			counters: map[string]float64{"failed/sqs/retryable": 1, "forwarded/sqs": 0}},
-		{name: "sink permanent", raw: envelope("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
+		{name: "sink permanent", raw: envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
 			sinkErr: permanent, decision: relay.Forward, reason: "passed_all_filters", err: relay.ErrPermanent, retry: false, puts: 1,
 			counters: map[string]float64{"failed/sqs/retryable": 0, "failed/sqs/permanent": 1, "forwarded/sqs": 0}},
 	} {
@@ -170,11 +170,11 @@ func TestHandleMetricsExposed(t *testing.T) {
 	r, reg := newTestRelay(t, sink)
 	in := r.Input("http")
 	for _, raw := range [][]byte{
-		envelope("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
-		envelope("e-2", `{"eventCode":"x"}`),
-		envelope("e-3", `{"eventCode":"x"}`),
-		envelope("e-4", `{"eventCode":"interaction.wrapup","score":"n/a"}`),
-		envelope("e-5", `{"eventCode":"interaction.wrapup","score":90,"agent":"a"}`),
+		envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":90,"queue":"q","agent":"a"}`),
+		envelopeJSON("e-2", `{"eventCode":"x"}`),
+		envelopeJSON("e-3", `{"eventCode":"x"}`),
+		envelopeJSON("e-4", `{"eventCode":"interaction.wrapup","score":"n/a"}`),
+		envelopeJSON("e-5", `{"eventCode":"interaction.wrapup","score":90,"agent":"a"}`),
 		[]byte(`nope`),
 	} {
 		_, _ = in.Handle(context.Background(), raw)
@@ -224,7 +224,7 @@ genesys_relay_rule_errors_total{rule="score"} 1
 func TestNewRelayWithoutRegistry(t *testing.T) {
 	sink := &fakeSink{}
 	r := NewRelay(newProcessor(t, relayConfig), sink, nil, nil)
-	if _, err := r.Input("http").Handle(context.Background(), envelope("e-1", `{}`)); err != nil {
+	if _, err := r.Input("http").Handle(context.Background(), envelopeJSON("e-1", `{}`)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -234,7 +234,7 @@ func TestSwap(t *testing.T) {
 	sink := &fakeSink{}
 	r, _ := newTestRelay(t, sink)
 	in := r.Input("http")
-	raw := envelope("e-1", `{"eventCode":"interaction.created"}`)
+	raw := envelopeJSON("e-1", `{"eventCode":"interaction.created"}`)
 	if res, _ := in.Handle(context.Background(), raw); res.Decision != relay.Drop {
 		t.Fatalf("before swap: %v", res.Decision)
 	}
@@ -260,7 +260,7 @@ func TestHandleConcurrent(t *testing.T) {
 			in := r.Input(fmt.Sprintf("in%d", g%2))
 			for i := 0; i < 100; i++ {
 				detail := fmt.Sprintf(`{"eventCode":"interaction.wrapup","score":%d,"queue":"q-%d","agent":"a"}`, 70+i%20, i)
-				res, err := in.Handle(context.Background(), envelope(fmt.Sprintf("e-%d-%d", g, i), detail))
+				res, err := in.Handle(context.Background(), envelopeJSON(fmt.Sprintf("e-%d-%d", g, i), detail))
 				if err != nil || (res.Decision == relay.Forward) != (70+i%20 >= 80) {
 					t.Errorf("event %d/%d: %v %v", g, i, res.Decision, err)
 					return

@@ -6,6 +6,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/envelope"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -20,7 +21,7 @@ import (
 // Each route's when is evaluated once, on the values decoded for the filter
 // (the rules' Access includes what routes read). Routes with the same field
 // set share one record: the bytes differ only by enrichment fields.
-func (p *Processor) route(out *Outcome, env *Envelope, vars *rules.Vars, upTo stage) {
+func (p *Processor) route(out *Outcome, env *envelope.Envelope, vars *rules.Vars, upTo stage) {
 	routes := p.Rules.Routes
 	first := true
 	var single []byte    // the record of field set 0, or of the only field set
@@ -92,7 +93,7 @@ func taken(out *Outcome, first *bool, i int, rt Routed) {
 // record builds the record bytes of route r: the seed's five fields and r's
 // enrichment fields. A field that fails is written as null and named once in
 // out.FieldErrs.
-func (p *Processor) record(out *Outcome, env *Envelope, r *rules.Route, vars *rules.Vars, at time.Time) []byte {
+func (p *Processor) record(out *Outcome, env *envelope.Envelope, r *rules.Route, vars *rules.Vars, at time.Time) []byte {
 	original := env.Detail
 	if p.includeEnvelope {
 		original = env.Raw

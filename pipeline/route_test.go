@@ -126,7 +126,7 @@ outputs: {a: {stream: sa}}
 routes:
   - {name: a, to: a, when: 'event["detail-type"] == "wanted"'}
 `)
-	out, err := p.Evaluate(envelope("e-1", `{}`))
+	out, err := p.Evaluate(envelopeJSON("e-1", `{}`))
 	if err != nil || out.Decision != relay.Drop || out.Reason != "no_route" || out.RuleError || out.Routes() != nil {
 		t.Fatalf("%+v %v, want a drop with reason no_route", out, err)
 	}
@@ -141,7 +141,7 @@ routes:
   - {name: strict, to: a, when: 'detail.missing == "x"'}
   - {name: all, to: b}
 `)
-	out, err := p.Evaluate(envelope("e-1", `{}`))
+	out, err := p.Evaluate(envelopeJSON("e-1", `{}`))
 	if err != nil || out.Decision != relay.Forward || len(out.RouteErrs) != 1 || out.RouteErrs[0].Route != 0 {
 		t.Fatalf("%+v %v", out, err)
 	}
@@ -191,8 +191,8 @@ func TestBuiltinKeyGenesysShape(t *testing.T) {
 	}{
 		{"conversation id", convEvent, "c-1", false},
 		{"no conversation id", presenceEvent, "e-pres", true},
-		{"seed shape", envelope("env-1", `{"interaction":{"id":"i-1"}}`), fnvKey("i-1"), false},
-		{"seed shape without ids", envelope("env-1", `{}`), fnvKey("env-1"), true},
+		{"seed shape", envelopeJSON("env-1", `{"interaction":{"id":"i-1"}}`), fnvKey("i-1"), false},
+		{"seed shape without ids", envelopeJSON("env-1", `{}`), fnvKey("env-1"), true},
 	} {
 		out, err := p.Evaluate(tc.raw)
 		if err != nil || out.Decision != relay.Forward {

@@ -1,5 +1,5 @@
 // Package jsonx writes JSON by hand where encoding/json would copy, re-encode or
-// escape what must stay as received.
+// escape what must stay as received, and the values of CEL expressions (AppendValue).
 package jsonx
 
 import "unicode/utf8"

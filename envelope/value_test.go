@@ -1,4 +1,4 @@
-package pipeline
+package envelope
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"cel.dev/cel-go/common/types/traits"
 
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -142,7 +143,7 @@ func describeVal(v ref.Val, err error) string {
 		}
 		return "optional.of(" + describeVal(o.GetValue(), nil) + ")"
 	}
-	return fmt.Sprintf("%s %s %s", v.Type().TypeName(), appendValue(nil, v), types.Format(v))
+	return fmt.Sprintf("%s %s %s", v.Type().TypeName(), jsonx.AppendValue(nil, v), types.Format(v))
 }
 
 // sameElements reports whether a and b are lists of the same elements in any
@@ -253,7 +254,7 @@ func checkValues(t *testing.T, raw []byte, exprs []compiledExpr, all *rules.Set)
 		if gotErr != nil {
 			return
 		}
-		if b := appendField(nil, "v", got); !bytes.Equal(b, appendField(nil, "v", want)) {
+		if b := jsonx.AppendValue(nil, got); !bytes.Equal(b, jsonx.AppendValue(nil, want)) {
 			t.Fatalf("%s over %s writes %s", expr, env.Detail, b)
 		}
 		// Both representations compare equal both ways where two evaluations
@@ -275,15 +276,17 @@ func checkValues(t *testing.T, raw []byte, exprs []compiledExpr, all *rules.Set)
 	return true
 }
 
-// valueEvents are the sample events of the repository and of the shared test
-// data, and valueDetails in an envelope.
+// valueEvents are the sample events of the repository (testdata/ and
+// examples/testdata/), and valueDetails in an envelope.
 func valueEvents(t testing.TB) [][]byte {
 	t.Helper()
 	var events [][]byte
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "*.json*"))
-	shared, _ := filepath.Glob(filepath.Join("..", "..", "shared", "testdata", "*.json*"))
 	examples, _ := filepath.Glob(filepath.Join("..", "examples", "testdata", "*.json"))
-	for _, f := range append(append(files, shared...), examples...) {
+	if len(files) == 0 || len(examples) == 0 {
+		t.Fatalf("no sample events: %d files in testdata, %d in examples/testdata", len(files), len(examples))
+	}
+	for _, f := range append(files, examples...) {
 		if strings.HasSuffix(f, ".json") {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -294,11 +297,8 @@ func valueEvents(t testing.TB) [][]byte {
 		}
 		events = append(events, readLines(t, f)...)
 	}
-	if len(shared) == 0 {
-		t.Log("no shared test data next to the repository")
-	}
 	for i, d := range valueDetails {
-		events = append(events, envelope(fmt.Sprintf("e-%d", i), d))
+		events = append(events, envelopeJSON(fmt.Sprintf("e-%d", i), d))
 	}
 	events = append(events, []byte(`{"id":"e-r","source":"s","detail-type":"t","resources":["arn:a",null,"arn:\u0062"],"detail":{"a":"x"}}`))
 	return append(events, oddEnvelopes...)
@@ -329,6 +329,7 @@ func TestValues(t *testing.T) {
 	if n < len(valueDetails)+40 {
 		t.Fatalf("only %d events were accepted", n)
 	}
+	t.Logf("%d events accepted", n)
 }
 
 // FuzzEventValues is TestValues over any envelope.
@@ -349,7 +350,7 @@ func FuzzValues(f *testing.F) {
 	}
 	exprs, all := compileExprs(f)
 	f.Fuzz(func(t *testing.T, detail []byte) {
-		checkValues(t, envelope("e-1", string(detail)), exprs, all)
+		checkValues(t, envelopeJSON("e-1", string(detail)), exprs, all)
 	})
 }
 

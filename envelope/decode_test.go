@@ -1,7 +1,6 @@
-package pipeline
+package envelope
 
 import (
-	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -74,7 +73,7 @@ func TestDecodeInvalid(t *testing.T) {
 			"number " + strings.Repeat("9", 32) + "… in the envelope does not fit a 64-bit float (JSON decoders refuse it)", "e-1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env, detail, err := Decode([]byte(tc.raw))
+			env, detail, err := decodeDetail([]byte(tc.raw))
 			if err == nil {
 				t.Fatalf("Decode succeeded: %+v", env)
 			}
@@ -105,7 +104,7 @@ func TestDecode(t *testing.T) {
 	raw := "\n  {\"version\":\"0\",\"id\":\"e-1\",\"detail-type\":\"Genesys Cloud Interaction Event\",\"source\":\"genesys.cloud\"," +
 		"\"account\":\"123456789012\",\"time\":\"2026-11-27T12:00:00Z\",\"region\":\"eu-west-1\",\"resources\":[\"arn:a\",\"arn:b\"]," +
 		"\"detail\" :  { \"n\": 12345678901234567890, \"s\": \"x\" }  ,\"extra\":{\"ignored\":true}}\r\n"
-	env, detail, err := Decode([]byte(raw))
+	env, detail, err := decodeDetail([]byte(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +130,7 @@ func TestDecode(t *testing.T) {
 	}
 
 	// Only id, source and detail-type are required.
-	env, detail, err = Decode([]byte(`{"id":"e-2","source":"s","detail-type":"t","detail":{}}`))
+	env, detail, err = decodeDetail([]byte(`{"id":"e-2","source":"s","detail-type":"t","detail":{}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +140,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestEventObject(t *testing.T) {
-	_, vars, err := decode(envelope("e-1", `{"a":1}`), nil)
+	_, vars, err := decode(envelopeJSON("e-1", `{"a":1}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,32 +152,6 @@ func TestEventObject(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("eventObject =\n%#v\nwant\n%#v", got, want)
-	}
-}
-
-// TestEvaluateRejects checks Evaluate passes decode errors through and rejects a
-// source outside filter.sources, naming the envelope id.
-func TestEvaluateRejects(t *testing.T) {
-	p := newProcessor(t, "filter:\n  sources: [genesys.cloud, \"aws.partner/genesys.com/*\"]\n")
-	for _, tc := range []struct {
-		name, raw, why, msg, id string
-	}{
-		{"other source", `{"id":"e-1","source":"acme.billing","detail-type":"t","detail":{}}`,
-			"source_not_allowed", `event source "acme.billing" is not allowed by filter.sources`, "e-1"},
-		{"look-alike partner source", `{"id":"e-2","source":"aws.partner/genesys.comX/cloud/o/s","detail-type":"t","detail":{}}`,
-			"source_not_allowed", `event source "aws.partner/genesys.comX/cloud/o/s" is not allowed by filter.sources`, "e-2"},
-		{"not JSON", `nope`, "malformed_json", "body is not valid JSON", ""},
-		{"detail missing", `{"id":"e-3","source":"genesys.cloud","detail-type":"t"}`, "missing_detail", `envelope has no "detail" (or it is null)`, "e-3"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			out, err := p.Evaluate([]byte(tc.raw))
-			if relay.RejectReason(err) != tc.why || err == nil || err.Error() != tc.msg {
-				t.Fatalf("Evaluate error = %v (why %q), want %q (%s)", err, relay.RejectReason(err), tc.msg, tc.why)
-			}
-			if out.ID != tc.id || out.Decision != relay.Reject || out.Record.Data != nil {
-				t.Fatalf("outcome %+v, want a reject with id %q", out, tc.id)
-			}
-		})
 	}
 }
 
@@ -197,82 +170,15 @@ func TestDecodeKeys(t *testing.T) {
 		{"other key twice", `{"id":"e-1",` + rest + `,"x":1,"x":2}`, "duplicate_key", `envelope key "x" appears more than once; ambiguous event`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := Decode([]byte(tc.raw))
+			_, _, err := decodeDetail([]byte(tc.raw))
 			if relay.RejectReason(err) != tc.why || err.Error() != tc.msg {
 				t.Fatalf("error %v (%s), want %q (%s)", err, relay.RejectReason(err), tc.msg, tc.why)
 			}
 		})
 	}
 	// Keys that differ only in case are different keys: no ambiguity.
-	env, _, err := Decode([]byte(`{"id":"e-1","ID":"e-2","Detail":5,` + rest + `}`))
+	env, _, err := decodeDetail([]byte(`{"id":"e-1","ID":"e-2","Detail":5,` + rest + `}`))
 	if err != nil || env.ID != "e-1" || string(env.Detail) != "{}" {
 		t.Fatalf("Decode = %+v, %v", env, err)
-	}
-}
-
-// TestEventIsTheEnvelope: the rules' event is what encoding/json decodes the
-// envelope to, whether the rules read some of its fields or use it whole:
-// keys beyond the known ones (EventBridge adds replay-name to replayed
-// events) are there, a missing key is missing, null is null. The record's
-// source_region and trace_id keep their meaning (a null region is "").
-func TestEventIsTheEnvelope(t *testing.T) {
-	const fields = `
-filter:
-  sources: ["genesys.cloud"]
-partition_key:
-  expr: 'event.id'
-  hash: none
-enrich:
-  fields:
-    has_account: 'has(event.account)'
-    region: 'event.region'
-    replay: 'event[?"replay-name"].orValue("none")'
-    resources: 'event.resources'
-    detail_type: 'event["detail-type"]'
-`
-	for _, tc := range []struct {
-		raw  string
-		want map[string]any
-	}{
-		{`{"id":"e-1","source":"genesys.cloud","detail-type":"t","region":null,"resources":null,"detail":{},"replay-name":"r-1"}`,
-			map[string]any{"has_account": false, "region": nil, "replay": "r-1", "resources": nil, "detail_type": "t", "size": 7.0,
-				"source_region": "", "trace_id": "e-1"}},
-		{`{"id":"e-2","source":"genesys.cloud","detail-type":"t","account":"1","region":"eu-west-1","resources":["a",null],"detail":{}}`,
-			map[string]any{"has_account": true, "region": "eu-west-1", "replay": "none", "resources": []any{"a", nil}, "detail_type": "t", "size": 7.0,
-				"source_region": "eu-west-1", "trace_id": "e-2"}},
-		{`{"id":"e-3","source":"genesys.cloud","detail-type":"t","detail":{"a":1},"x":{"y":[true]}}`,
-			map[string]any{"has_account": false, "region": nil, "replay": "none", "resources": nil, "detail_type": "t", "size": 5.0,
-				"source_region": "", "trace_id": "e-3"}},
-	} {
-		for _, whole := range []bool{false, true} {
-			doc := fields
-			if whole {
-				doc += "    size: 'double(size(event))'\n"
-			}
-			p := newProcessor(t, doc)
-			out, err := p.Evaluate([]byte(tc.raw))
-			if err != nil || out.Decision != relay.Forward {
-				t.Fatalf("%s: %+v, %v", tc.raw, out, err)
-			}
-			var rec map[string]any
-			if err := json.Unmarshal(out.Record.Data, &rec); err != nil {
-				t.Fatal(err)
-			}
-			for k, want := range tc.want {
-				if k == "size" && !whole {
-					continue
-				}
-				got, ok := rec[k]
-				if k == "region" || k == "resources" {
-					if want == nil && !ok {
-						// A missing key read without has(): a field error, written as null.
-						got, ok = nil, true
-					}
-				}
-				if !ok || !reflect.DeepEqual(got, want) {
-					t.Errorf("%s (event whole %v): %s = %#v, want %#v", tc.raw, whole, k, got, want)
-				}
-			}
-		}
 	}
 }

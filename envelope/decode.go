@@ -1,4 +1,14 @@
-package pipeline
+// Package envelope decodes the body of one EventBridge event for the rules.
+// In one pass over the body it validates it as strictly as json.Valid and
+// utf8.Valid together, reads the envelope fields the relay needs (Envelope),
+// and builds the CEL values of what the rules read (rules.Access) as
+// rules.Vars: values that behave as cel-go's conversion of what
+// encoding/json decodes, built straight from the bytes. Time and memory are
+// linear in the body, and the memory is bounded by a budget (4 times the body
+// plus 256 KiB, see budgetFactor): an event that would need more is refused.
+//
+// A Decoding holds one decoded event; its values live until Release.
+package envelope
 
 import (
 	"encoding/json"
@@ -10,7 +20,6 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
-	"cel.dev/cel-go/common/types/traits"
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/rules"
@@ -32,18 +41,6 @@ type Envelope struct {
 	Raw []byte
 }
 
-// Decode validates raw as an EventBridge envelope and returns it with detail
-// decoded in full for the rules, as a CEL map. Every error is a
-// relay.InvalidError naming the problem; the envelope returned with it is nil or
-// holds only the ID.
-func Decode(raw []byte) (*Envelope, traits.Mapper, error) {
-	env, vars, err := decode(raw, nil)
-	if err != nil {
-		return env, nil, err
-	}
-	return env, vars.Detail.(*jsonObject), nil
-}
-
 // The envelope keys the relay reads, in the order of decoder.values. They match
 // exactly: "ID" is not "id" (encoding/json would take it for one).
 const (
@@ -58,18 +55,17 @@ const (
 	keyDetail     = "detail"
 )
 
-// decode is Decode that decodes only what acc asks for (everything when acc is
-// nil): the fields of detail acc.Detail names, and event when the rules use
-// it. It reads raw once: it validates the whole body as strictly as json.Valid
-// and utf8.Valid together, matches the envelope keys, keeps the byte span of
-// detail, and builds the values the rules read.
-func decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Vars, error) {
-	return new(decoding).decode(raw, acc)
-}
-
-// decode is the function decode using st's memory, which must be zero. What it
-// returns points into st and into raw, except the envelope ID.
-func (st *decoding) decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Vars, error) {
+// Decode validates raw as an EventBridge envelope and decodes what acc asks
+// for (everything when acc is nil): the fields of detail acc.Detail names, and
+// event when the rules use it. It reads raw once: it validates the whole body,
+// matches the envelope keys, keeps the byte span of detail, and builds the
+// values the rules read.
+//
+// What it returns points into st and into raw, except the envelope ID: it is
+// valid until st is released and while raw is unchanged. Every error is a
+// relay.InvalidError naming the problem; the envelope returned with it is nil
+// or holds only the ID. A Decoding decodes one event.
+func (st *Decoding) Decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Vars, error) {
 	if acc == nil {
 		acc = rules.FullAccess()
 	}
@@ -197,11 +193,15 @@ func (d *decoder) numberError() error {
 	return relay.Invalid("number_out_of_range", fmt.Sprintf("number %s in %s does not fit a 64-bit float (JSON decoders refuse it)", n, where))
 }
 
-// decoding is the memory decode needs for an event, taken in one allocation:
+// Decoding is the memory Decode needs for an event, taken in one allocation:
 // the decoder, the envelope, the rules' variables and the first arrays of the
 // arena, which hold the values of a typical event. Unescaped strings are
 // apart (arena.text): they may outlive the evaluation, the rest need not.
-type decoding struct {
+//
+// Take one with NewDecoding, decode one event in it, and Release it once
+// nothing points into what Decode returned. The zero Decoding is ready to
+// use as well.
+type Decoding struct {
 	// limit, when set, replaces the budget (tests).
 	limit   int
 	d       decoder
@@ -213,15 +213,18 @@ type decoding struct {
 	frames  [6]frame
 }
 
-// decodings keeps the decodings of evaluated events for the next ones: nothing
-// an evaluation returns points into one (see Processor.evaluate), and a block
-// still in the cache is cheaper to clear than a new one is to allocate and,
-// later, to collect.
-var decodings = sync.Pool{New: func() any { return new(decoding) }}
+// decodings keeps the decodings of evaluated events for the next ones: a
+// block still in the cache is cheaper to clear than a new one is to allocate
+// and, later, to collect.
+var decodings = sync.Pool{New: func() any { return new(Decoding) }}
 
-// release clears st and returns it to decodings.
-func (st *decoding) release() {
-	*st = decoding{}
+// NewDecoding returns a zero Decoding, from a pool.
+func NewDecoding() *Decoding { return decodings.Get().(*Decoding) }
+
+// Release clears st and returns it to the pool: what Decode returned, except
+// the envelope ID, must no longer be used.
+func (st *Decoding) Release() {
+	*st = Decoding{}
 	decodings.Put(st)
 }
 
