@@ -22,6 +22,7 @@ import (
 	"cel.dev/cel-go/common/types/ref"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/jsonx"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -69,7 +70,7 @@ func (st *Decoding) Decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Var
 	if acc == nil {
 		acc = rules.FullAccess()
 	}
-	raw = trimSpace(raw)
+	raw = jsonx.TrimSpace(raw) // JSON white space only: a body surrounded by other space is not JSON
 	if len(raw) == 0 {
 		return nil, nil, relay.Invalid("empty_body", "request body is empty; want an EventBridge event (JSON object)")
 	}
@@ -148,20 +149,6 @@ func (st *Decoding) Decode(raw []byte, acc *rules.Access) (*Envelope, *rules.Var
 	}
 	return e, &st.vars, nil
 }
-
-// trimSpace removes the JSON white space (space, tab, CR, LF) around b, and
-// nothing else: a body surrounded by other space is not JSON.
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && isSpace(b[0]) {
-		b = b[1:]
-	}
-	for len(b) > 0 && isSpace(b[len(b)-1]) {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // valid reports whether raw is one JSON value, as json.Valid and utf8.Valid
 // together, without decoding anything.
