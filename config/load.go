@@ -41,6 +41,7 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 		if err := checkKeys(root, reflect.TypeOf(cfg), ""); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
+		presetOAuth(root, &cfg)
 		if err := root.Decode(&cfg); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
@@ -69,6 +70,39 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) {
 	set("AWS_REGION", &c.SQS.Region)
 	set("SQS_QUEUE_URL", &c.SQS.QueueURL)
 	set("SQS_ENDPOINT", &c.SQS.Endpoint)
+	set("RELAY_TLS_CERT_FILE", &c.HTTP.TLS.CertFile)
+	set("RELAY_TLS_KEY_FILE", &c.HTTP.TLS.KeyFile)
+}
+
+// presetOAuth gives http.auth.oauth its defaults before decoding when the file
+// has that section: the section is a pointer (absent means OAuth is off), so
+// Default cannot hold them.
+func presetOAuth(root *yaml.Node, c *Config) {
+	n := root
+	for _, key := range []string{"http", "auth", "oauth"} {
+		if n = mapValue(n, key); n == nil {
+			return
+		}
+	}
+	if n.Kind == yaml.MappingNode {
+		c.HTTP.Auth.OAuth = &OAuth{Leeway: DefaultOAuthLeeway}
+	}
+}
+
+// mapValue returns the value of key in the mapping n, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // expandNode replaces ${VAR} in every scalar value (not in keys) with the variable's

@@ -58,6 +58,8 @@ func (c *Config) Validate() error {
 	if b := c.HTTP.Auth.Basic; b != nil && (b.Username == "" || b.Password == "") {
 		bad("http.auth.basic", "needs both username and password")
 	}
+	c.validateOAuth(bad)
+	c.validateTLS(bad)
 
 	if c.SQS.QueueURL != "" {
 		if c.SQS.Workers <= 0 {
