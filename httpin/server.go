@@ -2,6 +2,7 @@ package httpin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,10 @@ type ServerOptions struct {
 	// MaxHeaderBytes bounds a request's header block; larger gets 431 (default
 	// 8 KiB, as nginx and Apache). It is also each connection's read buffer.
 	MaxHeaderBytes int
-	Logger         *slog.Logger
+	// TLS, if set, makes the server speak HTTPS on every listener it serves
+	// (see Certificates for a configuration that follows its files).
+	TLS    *tls.Config
+	Logger *slog.Logger
 }
 
 // Server is the HTTP/1.1 server of the ingest path. It is built on fasthttp
@@ -49,6 +53,7 @@ type Server struct {
 	ingest *Handler
 	path   string
 	other  fasthttp.RequestHandler
+	tls    *tls.Config
 
 	mu     sync.Mutex
 	lns    []net.Listener
@@ -68,7 +73,7 @@ func NewServer(ingest *Handler, opts ServerOptions) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{ingest: ingest, path: opts.Path, conns: map[*conn]struct{}{}}
+	s := &Server{ingest: ingest, path: opts.Path, conns: map[*conn]struct{}{}, tls: opts.TLS}
 	if opts.Other != nil {
 		s.other = fasthttpadaptor.NewFastHTTPHandler(opts.Other)
 	} else {
@@ -146,13 +151,13 @@ func (s *Server) Close() {
 		_ = ln.Close()
 	}
 	for _, c := range conns {
-		_ = c.Conn.Close()
+		_ = c.raw.Close() // not a TLS close_notify, which may wait for a peer that does not read
 	}
 }
 
 func (s *Server) handle(c *fasthttp.RequestCtx) {
 	var start time.Time
-	if tc, ok := c.Conn().(*conn); ok {
+	if tc := connOf(c.Conn()); tc != nil {
 		start = tc.start
 	}
 	if start.IsZero() { // a connection not from Serve's listener
@@ -209,8 +214,8 @@ func (s *Server) fail(c *fasthttp.RequestCtx, err error) {
 // last answer (or since it opened). fasthttp reports a new connection that
 // stays silent with the bare read error, as it does a body that stops coming.
 func (s *Server) nothingRead(c *fasthttp.RequestCtx) bool {
-	tc, ok := c.Conn().(*conn)
-	return ok && !tc.active
+	tc := connOf(c.Conn())
+	return tc != nil && !tc.active
 }
 
 // listener hands out conns and keeps track of them so Close can close them.
@@ -224,18 +229,27 @@ func (l listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &conn{Conn: c, s: l.s}
+	tc := &conn{Conn: c, raw: c, s: l.s}
 	l.s.mu.Lock()
 	l.s.conns[tc] = struct{}{}
 	l.s.mu.Unlock()
+	if l.s.tls != nil {
+		// The handshake happens on the connection's own goroutine (see
+		// tlsConn), never here: Accept serves every new connection.
+		t := tls.Server(c, l.s.tls)
+		tc.Conn = t
+		return &tlsConn{conn: tc, tc: t}, nil
+	}
 	return tc, nil
 }
 
 // conn is an accepted connection: when its current request's first byte
 // arrived (see connState) and how it closes (see Close).
 type conn struct {
+	// Conn is what fasthttp reads and writes: raw, or TLS over raw.
 	net.Conn
-	s *Server
+	raw net.Conn // the accepted connection
+	s   *Server
 	// start is when the current request's first byte arrived; active is true
 	// from then until its answer is written. Both are set by fasthttp's
 	// ConnState hook on the goroutine that serves the connection and runs the
@@ -287,23 +301,40 @@ func (c *conn) SetDeadline(t time.Time) error {
 }
 
 func (c *conn) Read(p []byte) (int, error) {
-	if a, ok := armAt(c.rdWant, c.rdArmed, c.rdSlack); ok {
-		if err := c.Conn.SetReadDeadline(a); err != nil {
-			return 0, err
-		}
-		c.rdArmed = a
+	if err := c.armRead(); err != nil {
+		return 0, err
 	}
 	return c.Conn.Read(p)
 }
 
 func (c *conn) Write(p []byte) (int, error) {
+	if err := c.armWrite(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// armRead sets the read deadline asked for on the socket if it differs from
+// the one set.
+func (c *conn) armRead() error {
+	if a, ok := armAt(c.rdWant, c.rdArmed, c.rdSlack); ok {
+		if err := c.raw.SetReadDeadline(a); err != nil {
+			return err
+		}
+		c.rdArmed = a
+	}
+	return nil
+}
+
+// armWrite is armRead for the write deadline.
+func (c *conn) armWrite() error {
 	if a, ok := armAt(c.wdWant, c.wdArmed, true); ok {
-		if err := c.Conn.SetWriteDeadline(a); err != nil {
-			return 0, err
+		if err := c.raw.SetWriteDeadline(a); err != nil {
+			return err
 		}
 		c.wdArmed = a
 	}
-	return c.Conn.Write(p)
+	return nil
 }
 
 // armAt returns the deadline to set on the socket for want, and whether it
@@ -324,8 +355,8 @@ func armAt(want, armed time.Time, slack bool) (time.Time, bool) {
 // connection active once a byte of a new request is there (for a pipelined
 // request already buffered, when the server turns to it).
 func connState(nc net.Conn, st fasthttp.ConnState) {
-	c, ok := nc.(*conn)
-	if !ok {
+	c := connOf(nc)
+	if c == nil {
 		return
 	}
 	switch st {
@@ -351,9 +382,14 @@ func (c *conn) Close() error {
 		delete(c.s.conns, c)
 		c.s.mu.Unlock()
 	})
-	tc, ok := c.Conn.(*net.TCPConn)
+	if t, ok := c.Conn.(*tls.Conn); ok && first {
+		// close_notify first, as the TLS close does (it fails, harmlessly,
+		// before a completed handshake).
+		_ = t.CloseWrite()
+	}
+	tc, ok := c.raw.(*net.TCPConn)
 	if !first || !ok || tc.CloseWrite() != nil {
-		return c.Conn.Close()
+		return c.raw.Close()
 	}
 	time.AfterFunc(rstAvoidanceDelay, func() { _ = tc.Close() })
 	return nil
