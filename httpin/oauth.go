@@ -216,7 +216,7 @@ func (a *OAuth) missingScope(c *claims) string {
 }
 
 // rejectReasons are the label values of oauth_rejected_total.
-var rejectReasons = []string{"malformed", "algorithm", "unknown_key", "signature", "expired", "not_yet_valid",
+var rejectReasons = []string{"malformed", "algorithm", "key", "signature", "expired", "not_yet_valid",
 	"issuer", "audience", "scope", "claims"}
 
 // rejectReason classifies a parse error into a label value.
@@ -227,7 +227,7 @@ func rejectReason(err error) string {
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && strings.Contains(err.Error(), "signing method"):
 		return "algorithm"
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "unknown_key"
+		return "key" // no key of the JWKS fits the token's kid and alg
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return "signature"
 	case errors.Is(err, jwt.ErrTokenExpired):
