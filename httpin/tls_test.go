@@ -2,8 +2,8 @@ package httpin
 
 import (
 	"bytes"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
