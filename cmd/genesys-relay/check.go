@@ -27,8 +27,8 @@ func runCheck(_ context.Context, args []string, e env) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	_, p, ok := load(*cfgPath, e.stderr)
-	if !ok {
+	cfg, p, ok := load(*cfgPath, e.stderr)
+	if !ok || !checkTLS(cfg, e.stderr) {
 		return exitInvalid
 	}
 	enc := json.NewEncoder(e.stdout)
