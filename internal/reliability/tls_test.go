@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,8 @@ type httpsChild struct {
 	dir               string
 	certFile, keyFile string
 	tp                *tapServer
+	cfgPath           string
+	settings          map[string]any
 }
 
 // startHTTPS writes a certificate for 127.0.0.1 and a config serving it, with
@@ -40,10 +43,24 @@ func startHTTPS(t *testing.T, set map[string]any) *httpsChild {
 	for k, v := range set {
 		settings[k] = v
 	}
-	h.child = startChild(t, writeConfig(t, settings))
+	h.settings, h.cfgPath = settings, writeConfig(t, settings)
+	h.child = startChild(t, h.cfgPath)
 	h.base = strings.Replace(h.base, "http://", "https://", 1)
 	h.url = h.base + "/eventbridge"
 	return h
+}
+
+// rewrite writes the config again with set applied on top (for a SIGHUP).
+func (h *httpsChild) rewrite(t *testing.T, set map[string]any) {
+	t.Helper()
+	for k, v := range set {
+		h.settings[k] = v
+	}
+	data, err := os.ReadFile(writeConfig(t, h.settings))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testtls.Replace(t, h.cfgPath, data)
 }
 
 // client trusts the test CA; keepAlive false opens a connection per request.
