@@ -16,6 +16,8 @@
 //	go run ./cmd/relay-bench -kinesis-latency 5ms # with 5 ms per PutRecords call
 //	go run ./cmd/relay-bench -mode floor          # trivial HTTP servers (net/http, fasthttp, nbio), measured the same way
 //	go run ./cmd/relay-bench -cpuprofile cpu.pprof # the relay in this process, profiled (labels proc=relay)
+//	go run ./cmd/relay-bench -tls -new-conn       # HTTPS, a new connection per request (resuming TLS sessions)
+//	go run ./cmd/relay-bench -mode idle -tls -idle-conns 10000 # peak RSS holding 10,000 idle TLS connections
 //
 // Run it from the repository (it finds go.mod upwards) or give -repo.
 package main
@@ -52,6 +54,14 @@ type options struct {
 	keep           bool
 	jsonOnly       bool
 	nbioPollers    int
+	tls            bool
+	newConn        bool
+	resume         bool
+	floors         string
+	idleConns      int
+	// Set by run: the senders' transport and, with -tls, the certificate.
+	tr                transport
+	certFile, keyFile string
 }
 
 type setFlags []string
@@ -82,6 +92,11 @@ func main() {
 	flag.IntVar(&o.nbioPollers, "nbio-pollers", 0, "-mode floor: poller goroutines of the nbio floor servers (0: 1 when handlers run on the goroutine pool, one per CPU when they run on the pollers)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (config, relay log)")
 	flag.BoolVar(&o.jsonOnly, "json", false, "print only the JSON line")
+	flag.BoolVar(&o.tls, "tls", false, "HTTPS: the relay and the floor servers serve a self-signed ECDSA P-256 certificate made for the run")
+	flag.BoolVar(&o.newConn, "new-conn", false, "a new connection per request (Connection: close) instead of kept-alive ones")
+	flag.BoolVar(&o.resume, "resume", true, "with -tls: senders resume TLS sessions (tickets) on new connections; false: a full handshake each time")
+	flag.StringVar(&o.floors, "floors", "net/http,fasthttp,nbio,nbio-inline", "-mode floor: the floor servers to measure, comma-separated (with -tls: net/http and fasthttp only)")
+	flag.IntVar(&o.idleConns, "idle-conns", 10000, "-mode idle: connections opened (each sends one event), then held idle while the relay's memory is read")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -118,6 +133,12 @@ func run(ctx context.Context, o options) error {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
+	o.tr.newConn = o.newConn
+	if o.tls {
+		if o.certFile, o.keyFile, o.tr.tls, err = benchCert(tmp); err != nil {
+			return err
+		}
+	}
 
 	var results []result
 	switch o.mode {
@@ -132,8 +153,14 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		results = append(results, r)
+	case "idle":
+		r, err := benchIdle(ctx, o, tmp, events)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
 	case "floor":
-		for _, server := range [...]string{"net/http", "fasthttp", "nbio", "nbio-inline"} {
+		for _, server := range strings.Split(o.floors, ",") {
 			for _, valid := range [...]bool{false, true} {
 				r, err := benchFloor(ctx, o, valid, server, events)
 				if err != nil {
@@ -143,7 +170,7 @@ func run(ctx context.Context, o options) error {
 			}
 		}
 	default:
-		return fmt.Errorf("-mode %q: want relay or floor", o.mode)
+		return fmt.Errorf("-mode %q: want relay, floor or idle", o.mode)
 	}
 	report(os.Stdout, results, o.jsonOnly)
 	return nil

@@ -108,7 +108,7 @@ func Run(ctx context.Context, o Options) error {
 		other = notFound
 	}
 
-	lnIngest, err := net.Listen("tcp", cfg.Listen)
+	lnIngest, err := httpin.Listen(cfg.Listen)
 	if err != nil {
 		_ = sink.Close(context.Background())
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
