@@ -481,3 +481,41 @@ func TestListenNoKeepAlive(t *testing.T) {
 		t.Errorf("SO_KEEPALIVE = %d, want 0", v)
 	}
 }
+
+// TestConnCloseClean: a connection whose last request was read in full and
+// answered 200 closes its socket at once; any other one first stops sending
+// and keeps the socket open for rstAvoidanceDelay, so a client still sending
+// a refused body reads its answer rather than a reset.
+func TestConnCloseClean(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := &Server{conns: map[*conn]struct{}{}}
+	for _, clean := range []bool{true, false} {
+		client, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		raw, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &conn{Conn: raw, raw: raw, s: s, clean: clean}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// SetDeadline fails only on a closed socket.
+		closed := raw.SetDeadline(time.Now().Add(time.Minute)) != nil
+		if closed != clean {
+			t.Errorf("clean %v: socket closed at once: %v", clean, closed)
+		}
+		// Either way the client sees the end of the stream.
+		_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := client.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Errorf("clean %v: client read %d, %v; want the end of the stream", clean, n, err)
+		}
+	}
+}
