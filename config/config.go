@@ -70,6 +70,9 @@ type HTTP struct {
 	// memory: 4096 bodies of 1 MiB would be 4 GiB. See DefaultMaxInFlightBytes.
 	MaxInFlightBytes int64 `yaml:"max_in_flight_bytes"`
 	Auth             Auth  `yaml:"auth"`
+	// TLS turns Listen into an HTTPS listener when both CertFile and KeyFile
+	// are set (EventBridge API destinations call only HTTPS endpoints).
+	TLS TLS `yaml:"tls"`
 }
 
 // DefaultMaxInFlightBytes is http.max_in_flight_bytes by default: 32 MiB,
@@ -89,12 +92,51 @@ type HTTP struct {
 // http.max_body_bytes, or the largest body could never be taken.
 const DefaultMaxInFlightBytes = 32 << 20
 
+// TLS configures HTTPS on Listen. The files are read again on SIGHUP and when
+// they change on disk; a pair that does not load is logged and the running one
+// kept.
+type TLS struct {
+	// CertFile is a PEM chain, leaf first; KeyFile its PEM private key.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// MinVersion is "1.2" or "1.3".
+	MinVersion string `yaml:"min_version"`
+	// ClientCAFile, when set, requires every client to present a certificate
+	// signed by one of its PEM certificates (mutual TLS).
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Enabled reports whether the listener speaks HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
 // Auth lists the accepted credentials; a request passes if any one matches. With
 // neither set, the endpoint is open (bind it to a private address).
 type Auth struct {
 	APIKey *APIKey `yaml:"api_key"`
 	Basic  *Basic  `yaml:"basic"`
+	OAuth  *OAuth  `yaml:"oauth"`
 }
+
+// OAuth accepts "Authorization: Bearer" JWTs signed by a key of the issuer's
+// JWKS, the tokens an EventBridge connection of the OAuth client-credentials
+// type fetches from its authorization server.
+type OAuth struct {
+	// JWKSURL is where the issuer publishes its public keys.
+	JWKSURL string `yaml:"jwks_url"`
+	// Issuer must equal the token's iss.
+	Issuer string `yaml:"issuer"`
+	// Audience: any one must be in the token's aud. Empty does not check aud
+	// (Amazon Cognito access tokens have none); required_scopes must then say
+	// which tokens are for the relay.
+	Audience []string `yaml:"audience"`
+	// RequiredScopes must all be in the token's scope (space-separated) or scp.
+	RequiredScopes []string `yaml:"required_scopes"`
+	// Leeway is the clock skew allowed on exp, nbf and iat (default 30s).
+	Leeway time.Duration `yaml:"leeway"`
+}
+
+// DefaultOAuthLeeway is http.auth.oauth.leeway when the file leaves it out.
+const DefaultOAuthLeeway = 30 * time.Second
 
 // APIKey accepts any of Values in Header (several values allow rotation).
 type APIKey struct {
@@ -201,6 +243,7 @@ func Default() Config {
 			RequestTimeout:   4 * time.Second,
 			MaxInFlight:      4096,
 			MaxInFlightBytes: DefaultMaxInFlightBytes,
+			TLS:              TLS{MinVersion: "1.2"},
 		},
 		SQS:             sqsin.DefaultOptions(),
 		Filter:          Filter{Sources: DefaultSources(), PassReason: DefaultPassReason},

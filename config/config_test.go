@@ -14,6 +14,7 @@ import (
 var overrides = []string{
 	"RELAY_LISTEN", "RELAY_METRICS_LISTEN", "RELAY_SINK", "RELAY_LOG_LEVEL",
 	"KINESIS_STREAM_NAME", "KINESIS_ENDPOINT", "AWS_REGION", "SQS_QUEUE_URL", "SQS_ENDPOINT",
+	"RELAY_TLS_CERT_FILE", "RELAY_TLS_KEY_FILE",
 }
 
 // isolateEnv blanks the override variables for the test (an empty value does not
@@ -51,6 +52,7 @@ func TestDefault(t *testing.T) {
 			RequestTimeout:   4 * time.Second,
 			MaxInFlight:      4096,
 			MaxInFlightBytes: 32 << 20,
+			TLS:              TLS{MinVersion: "1.2"},
 		},
 		SQS: SQS{Workers: 4, MaxMessages: 10, WaitTime: 20 * time.Second, HandleTimeout: 30 * time.Second},
 		Filter: Filter{
@@ -128,6 +130,7 @@ func TestLoadGood(t *testing.T) {
 				APIKey: &APIKey{Header: "X-Relay-Key", Values: []string{"old-key", "new-key"}},
 				Basic:  &Basic{Username: "relay", Password: "p@ss: #word"},
 			},
+			TLS: TLS{MinVersion: "1.2"},
 		},
 		SQS: SQS{
 			QueueURL:          "https://sqs.eu-west-1.amazonaws.com/123456789012/genesys-events",
@@ -321,5 +324,49 @@ func TestLoadExamples(t *testing.T) {
 		if len(cfg.Filter.Rules) == 0 {
 			t.Errorf("%s: no filter rules", f)
 		}
+	}
+}
+
+// TestParseTLSAndOAuth: the http.tls and http.auth.oauth keys, the OAuth
+// leeway's default when the section leaves it out, and the environment
+// overrides of the certificate files.
+func TestParseTLSAndOAuth(t *testing.T) {
+	doc := `
+http:
+  tls: {cert_file: /etc/tls.crt, key_file: /etc/tls.key, client_ca_file: /etc/ca.crt}
+  auth:
+    oauth:
+      jwks_url: https://idp.example/.well-known/jwks.json
+      issuer: https://idp.example/
+      audience: [genesys-relay, other]
+      required_scopes: [relay/ingest]
+`
+	c := mustParse(t, doc, nil)
+	wantTLS := TLS{CertFile: "/etc/tls.crt", KeyFile: "/etc/tls.key", MinVersion: "1.2", ClientCAFile: "/etc/ca.crt"}
+	if c.HTTP.TLS != wantTLS || !c.HTTP.TLS.Enabled() {
+		t.Errorf("tls = %+v, want %+v", c.HTTP.TLS, wantTLS)
+	}
+	wantOAuth := &OAuth{JWKSURL: "https://idp.example/.well-known/jwks.json", Issuer: "https://idp.example/",
+		Audience: []string{"genesys-relay", "other"}, RequiredScopes: []string{"relay/ingest"}, Leeway: 30 * time.Second}
+	if !reflect.DeepEqual(c.HTTP.Auth.OAuth, wantOAuth) {
+		t.Errorf("oauth = %+v, want %+v", c.HTTP.Auth.OAuth, wantOAuth)
+	}
+
+	c = mustParse(t, strings.Replace(doc, "required_scopes: [relay/ingest]", "leeway: 0s", 1), nil)
+	if c.HTTP.Auth.OAuth.Leeway != 0 {
+		t.Errorf("explicit leeway 0s = %s", c.HTTP.Auth.OAuth.Leeway)
+	}
+	if c := mustParse(t, "http: {path: /x}\n", nil); c.HTTP.Auth.OAuth != nil || c.HTTP.TLS.Enabled() {
+		t.Errorf("without the sections: oauth %+v, tls %+v", c.HTTP.Auth.OAuth, c.HTTP.TLS)
+	}
+
+	env := map[string]string{"RELAY_TLS_CERT_FILE": "/run/crt", "RELAY_TLS_KEY_FILE": "/run/key"}
+	c = mustParse(t, doc, env)
+	if c.HTTP.TLS.CertFile != "/run/crt" || c.HTTP.TLS.KeyFile != "/run/key" {
+		t.Errorf("env overrides: %+v", c.HTTP.TLS)
+	}
+	if _, err := Parse([]byte("http:\n  tls: {cert_file: a, key_file: b, ciphers: x}\n"), nil); err == nil ||
+		!strings.Contains(err.Error(), `http.tls.ciphers: unknown key`) {
+		t.Errorf("unknown tls key: %v", err)
 	}
 }

@@ -40,8 +40,11 @@ func Read(path string, lookup func(string) (string, bool)) (*Config, *Origins, e
 }
 
 // Parse is Load without the file: lookup resolves ${VAR} references and the
-// environment overrides (pass os.LookupEnv).
+// environment overrides (pass os.LookupEnv; nil is an empty environment).
 func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false } // an empty environment
+	}
 	cfg, _, problems := parse(data, "", lookup)
 	if len(problems) > 0 {
 		return nil, errorOf(problems)
@@ -64,6 +67,7 @@ func parse(data []byte, file string, lookup func(string) (string, bool)) (*Confi
 		o.recordLines(root, "")
 		expandNode(root, lookup, "", &problems)
 		checkKeys(root, reflect.TypeOf(cfg), "", &problems)
+		presetOAuth(root, &cfg)
 		problems = append(problems, decodeProblems(root.Decode(&cfg), problems)...)
 	}
 	before := cfg
@@ -111,6 +115,23 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) {
 	fill("AWS_REGION", &c.Kinesis.Region)
 	set("SQS_QUEUE_URL", &c.SQS.QueueURL)
 	set("SQS_ENDPOINT", &c.SQS.Endpoint)
+	set("RELAY_TLS_CERT_FILE", &c.HTTP.TLS.CertFile)
+	set("RELAY_TLS_KEY_FILE", &c.HTTP.TLS.KeyFile)
+}
+
+// presetOAuth gives http.auth.oauth its defaults before decoding when the file
+// has that section: the section is a pointer (absent means OAuth is off), so
+// Default cannot hold them.
+func presetOAuth(root *yaml.Node, c *Config) {
+	n := root
+	for _, key := range []string{"http", "auth", "oauth"} {
+		if n = mappingValue(n, key); n == nil {
+			return
+		}
+	}
+	if n.Kind == yaml.MappingNode {
+		c.HTTP.Auth.OAuth = &OAuth{Leeway: DefaultOAuthLeeway}
+	}
 }
 
 // expandNode replaces ${VAR} in every scalar value (not in keys) with the variable's

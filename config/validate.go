@@ -69,6 +69,8 @@ func (c *Config) problems() []Problem {
 	if b := c.HTTP.Auth.Basic; b != nil && (b.Username == "" || b.Password == "") {
 		bad("http.auth.basic", "needs both username and password")
 	}
+	c.validateOAuth(bad)
+	c.validateTLS(bad)
 
 	if c.SQS.QueueURL != "" {
 		errs = append(errs, settingProblems(c.SQS.Problems("sqs")...)...)

@@ -45,6 +45,35 @@ func TestValidate(t *testing.T) {
 		{"basic without username", func(c *Config) { c.HTTP.Auth.Basic = &Basic{Password: "p"} },
 			`http.auth.basic: needs both username and password`},
 		{"basic good", func(c *Config) { c.HTTP.Auth.Basic = &Basic{Username: "u", Password: "p"} }, ""},
+		{"tls cert without key", func(c *Config) { c.HTTP.TLS.CertFile = "tls.crt" },
+			`http.tls: needs both cert_file and key_file (or neither, for plain HTTP)`},
+		{"tls key without cert", func(c *Config) { c.HTTP.TLS.KeyFile = "tls.key" },
+			`http.tls: needs both cert_file and key_file (or neither, for plain HTTP)`},
+		{"tls client ca without cert", func(c *Config) { c.HTTP.TLS.ClientCAFile = "ca.crt" },
+			`http.tls.client_ca_file: needs cert_file and key_file: client certificates are asked for only over HTTPS`},
+		{"tls min_version", func(c *Config) {
+			c.HTTP.TLS = TLS{CertFile: "c", KeyFile: "k", MinVersion: "1.1"}
+		}, `http.tls.min_version: want "1.2" or "1.3", got "1.1"`},
+		{"tls good", func(c *Config) {
+			c.HTTP.TLS = TLS{CertFile: "c", KeyFile: "k", MinVersion: "1.3", ClientCAFile: "ca"}
+		}, ""},
+		{"oauth empty", func(c *Config) { c.HTTP.Auth.OAuth = &OAuth{} },
+			`http.auth.oauth.jwks_url: want the https:// URL of the issuer's JWKS, got ""` + "\n" +
+				`http.auth.oauth.issuer: must name the token issuer (the iss claim)` + "\n" +
+				`http.auth.oauth: needs audience or required_scopes: otherwise any token of the issuer, for any application, is accepted`},
+		{"oauth bad values", func(c *Config) {
+			c.HTTP.Auth.OAuth = &OAuth{JWKSURL: "ftp://x/jwks", Issuer: "i", Audience: []string{""},
+				RequiredScopes: []string{"a b"}, Leeway: -time.Second}
+		}, `http.auth.oauth.jwks_url: want the https:// URL of the issuer's JWKS, got "ftp://x/jwks"` + "\n" +
+			`http.auth.oauth.audience[0]: is empty` + "\n" +
+			`http.auth.oauth.required_scopes[0]: want one scope without spaces, got "a b"` + "\n" +
+			`http.auth.oauth.leeway: must be between 0s and 5m, got -1s`},
+		{"oauth scopes only", func(c *Config) {
+			c.HTTP.Auth.OAuth = &OAuth{JWKSURL: "https://idp.example/jwks", Issuer: "https://idp.example/", RequiredScopes: []string{"relay/ingest"}}
+		}, ""},
+		{"oauth audience", func(c *Config) {
+			c.HTTP.Auth.OAuth = &OAuth{JWKSURL: "https://idp.example/jwks", Issuer: "https://idp.example/", Audience: []string{"genesys-relay"}}
+		}, ""},
 		{"sqs ignored without queue", func(c *Config) { c.SQS.Workers = 0; c.SQS.WaitTime = time.Hour }, ""},
 		{"sqs.workers", func(c *Config) { c.SQS.QueueURL = "q"; c.SQS.Workers = 0 },
 			`sqs.workers: must be positive, got 0`},

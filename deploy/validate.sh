@@ -25,6 +25,7 @@ bus="aws.partner/genesys.com/cloud/5f2c8a41-7d3e-4b9a-9c61-2e8f0a4b7d13/genesys-
 code="LambdaCodeS3Bucket=example-artifacts LambdaCodeS3Key=genesys-relay/relay-lambda-arm64.zip"
 modes=(
   "DeliveryMode=HTTP RelayEndpointUrl=https://relay.example.com/eventbridge ApiKey=0123456789abcdef"
+  "DeliveryMode=HTTP RelayEndpointUrl=https://relay.example.com/eventbridge HttpAuth=OAUTH OAuthDomainPrefix=genesys-relay-example"
   "DeliveryMode=SQS"
   "DeliveryMode=SQS StreamMode=ON_DEMAND CreatePartnerEventBus=true DetailTypePrefix= StreamKmsKeyArn=arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
   "DeliveryMode=LAMBDA_SQS $code"

@@ -10,23 +10,30 @@ import (
 )
 
 // Auth accepts a request that carries any configured API key in Header, or the
-// configured Basic credentials. Comparisons are constant-time over SHA-256 digests,
-// so neither the content nor the length of a secret leaks through timing; every
-// configured key is compared on every request.
+// configured Basic credentials, or a Bearer token OAuth accepts. Comparisons are
+// constant-time over SHA-256 digests, so neither the content nor the length of a
+// secret leaks through timing; every configured key is compared on every request.
 type Auth struct {
 	Header string
 	keys   [][sha256.Size]byte
 	// Basic is true when Basic credentials are configured.
 	Basic      bool
 	user, pass [sha256.Size]byte
+	// OAuth, if set, checks Bearer tokens.
+	OAuth *OAuth
 }
 
 // NewAuth returns nil when nothing is configured (open endpoint).
 func NewAuth(header string, keys []string, user, pass string) *Auth {
-	if len(keys) == 0 && user == "" {
+	return NewAuthOAuth(header, keys, user, pass, nil)
+}
+
+// NewAuthOAuth is NewAuth that also accepts the Bearer tokens o accepts.
+func NewAuthOAuth(header string, keys []string, user, pass string, o *OAuth) *Auth {
+	if len(keys) == 0 && user == "" && o == nil {
 		return nil
 	}
-	a := &Auth{Header: header}
+	a := &Auth{Header: header, OAuth: o}
 	for _, k := range keys {
 		a.keys = append(a.keys, sha256.Sum256([]byte(k)))
 	}
@@ -54,7 +61,38 @@ func (a *Auth) Check(h *fasthttp.RequestHeader) bool {
 			ok |= subtle.ConstantTimeCompare(du[:], a.user[:]) & subtle.ConstantTimeCompare(dp[:], a.pass[:])
 		}
 	}
+	if ok == 0 && a.OAuth != nil {
+		if tok, found := bearer(h.Peek(fasthttp.HeaderAuthorization)); found && a.OAuth.Verify(tok) == nil {
+			ok = 1
+		}
+	}
 	return ok == 1
+}
+
+// challenge sets the WWW-Authenticate answers of a request Check refused: one
+// per configured scheme, Basic first; a Bearer token that was sent and refused
+// is called invalid_token (RFC 6750), without saying why.
+func (a *Auth) challenge(resp *fasthttp.ResponseHeader, req *fasthttp.RequestHeader) {
+	if a.Basic {
+		resp.Add("WWW-Authenticate", `Basic realm="genesys-relay"`)
+	}
+	if a.OAuth != nil {
+		if _, sent := bearer(req.Peek(fasthttp.HeaderAuthorization)); sent {
+			resp.Add("WWW-Authenticate", `Bearer error="invalid_token"`)
+		} else {
+			resp.Add("WWW-Authenticate", `Bearer realm="genesys-relay"`)
+		}
+	}
+}
+
+// bearer returns the token of an "Authorization: Bearer" value; the scheme is
+// case-insensitive.
+func bearer(v []byte) ([]byte, bool) {
+	const prefix = "Bearer "
+	if len(v) <= len(prefix) || !bytes.EqualFold(v[:len(prefix)], []byte(prefix)) {
+		return nil, false
+	}
+	return bytes.TrimSpace(v[len(prefix):]), true
 }
 
 // basicAuth parses an "Authorization: Basic" value as net/http's

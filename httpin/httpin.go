@@ -186,9 +186,7 @@ func (hd *Handler) admit(c *fasthttp.RequestCtx) bool {
 		return false
 	}
 	if a := hd.auth.Load(); a != nil && !a.Check(&c.Request.Header) {
-		if a.Basic {
-			c.Response.Header.Set("WWW-Authenticate", `Basic realm="genesys-relay"`)
-		}
+		a.challenge(&c.Response.Header, &c.Request.Header)
 		hd.fail(c, fasthttp.StatusUnauthorized, "missing or wrong credentials")
 		return false
 	}

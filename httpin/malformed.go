@@ -76,7 +76,7 @@ func describe(err error) string {
 // arrived do not frame an HTTP message: the first is worth a retry (503), the
 // second never is (400).
 func transportFailed(c *fasthttp.RequestCtx, err error) bool {
-	if tc, ok := c.Conn().(*conn); ok {
+	if tc := connOf(c.Conn()); tc != nil {
 		return tc.readErr != nil && !errors.Is(tc.readErr, errBareLF)
 	}
 	var ne net.Error

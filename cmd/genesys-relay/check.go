@@ -48,8 +48,8 @@ func runCheck(ctx context.Context, args []string, e env) int {
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	_, p, ok := loadChecked(*cfgPath, e.stderr)
-	if !ok {
+	cfg, p, ok := loadChecked(*cfgPath, e.stderr)
+	if !ok || !checkTLS(cfg, e.stderr) {
 		return exitInvalid
 	}
 	if *summary || *diff != "" {

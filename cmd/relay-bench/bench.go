@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/config"
@@ -33,30 +34,7 @@ func newKinesis(o options) *kinesistest.Server {
 func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (result, error) {
 	ks := newKinesis(o)
 	defer ks.Close()
-	bin, args, name := o.relayBin, []string{"serve"}, "relay"
-	if bin == "" {
-		var err error
-		if bin, err = buildRelay(o.repo, tmp); err != nil {
-			return result{}, err
-		}
-	}
-	listen, err := freeAddr()
-	if err != nil {
-		return result{}, err
-	}
-	cfgData, err := relayConfig(o, listen, ks.URL(), benchStream)
-	if err != nil {
-		return result{}, err
-	}
-	cfgPath := filepath.Join(tmp, "relay.yaml")
-	if err := os.WriteFile(cfgPath, cfgData, 0o600); err != nil {
-		return result{}, err
-	}
-	cfg, err := config.Parse(cfgData, noEnv)
-	if err != nil {
-		return result{}, fmt.Errorf("benchmark config: %w", err)
-	}
-	ch, err := startChild(bin, append(args, "-c", cfgPath), o.env, filepath.Join(tmp, "relay.log"))
+	ch, url, err := startRelay(ctx, o, tmp, ks)
 	if err != nil {
 		return result{}, err
 	}
@@ -66,10 +44,7 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 			_ = ch.stop()
 		}
 	}()
-	if err := ch.waitReady(ctx, "http://"+listen+"/readyz"); err != nil {
-		return result{}, fmt.Errorf("relay: %w", err)
-	}
-	r, err := measure(ctx, o, name, ch.cmd.Process.Pid, "http://"+listen+cfg.HTTP.Path, events, ks)
+	r, err := measure(ctx, o, "relay", ch.cmd.Process.Pid, url, events, ks)
 	if err != nil {
 		return r, err
 	}
@@ -78,6 +53,43 @@ func benchRelay(ctx context.Context, o options, tmp string, events [][]byte) (re
 		return r, fmt.Errorf("relay did not stop cleanly: %w\n%s", err, ch.logTail())
 	}
 	return r, nil
+}
+
+// startRelay starts the relay binary (built unless -relay) in front of ks and
+// waits until it is ready; it returns the child and the ingest URL.
+func startRelay(ctx context.Context, o options, tmp string, ks *kinesistest.Server) (*child, string, error) {
+	bin := o.relayBin
+	if bin == "" {
+		var err error
+		if bin, err = buildRelay(o.repo, tmp); err != nil {
+			return nil, "", err
+		}
+	}
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	cfgData, err := relayConfig(o, listen, ks.URL(), benchStream)
+	if err != nil {
+		return nil, "", err
+	}
+	cfgPath := filepath.Join(tmp, "relay.yaml")
+	if err := os.WriteFile(cfgPath, cfgData, 0o600); err != nil {
+		return nil, "", err
+	}
+	cfg, err := config.Parse(cfgData, noEnv)
+	if err != nil {
+		return nil, "", fmt.Errorf("benchmark config: %w", err)
+	}
+	ch, err := startChild(bin, []string{"serve", "-c", cfgPath}, o.env, filepath.Join(tmp, "relay.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	if err := ch.waitReady(ctx, o.tr, o.tr.scheme()+"://"+listen+"/readyz"); err != nil {
+		_ = ch.stop()
+		return nil, "", fmt.Errorf("relay: %w", err)
+	}
+	return ch, o.tr.scheme() + "://" + listen + cfg.HTTP.Path, nil
 }
 
 // benchFloor measures a trivial HTTP server in a child process, the same way as
@@ -113,6 +125,12 @@ func benchFloor(ctx context.Context, o options, valid bool, server string, event
 	default:
 		return result{}, fmt.Errorf("floor server %q", server)
 	}
+	if o.tls {
+		if strings.HasPrefix(server, "nbio") {
+			return result{}, fmt.Errorf("floor server %q: no TLS floor with nbio; -floors net/http,fasthttp", server)
+		}
+		args = append(args, "-tls-cert", o.certFile, "-tls-key", o.keyFile)
+	}
 	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("relay-bench-floor-%d.log", os.Getpid()))
 	defer os.Remove(logPath)
 	ch, err := startChild(self, args, nil, logPath)
@@ -120,10 +138,10 @@ func benchFloor(ctx context.Context, o options, valid bool, server string, event
 		return result{}, err
 	}
 	defer ch.stop()
-	if err := ch.waitReady(ctx, "http://"+listen+"/readyz"); err != nil {
+	if err := ch.waitReady(ctx, o.tr, o.tr.scheme()+"://"+listen+"/readyz"); err != nil {
 		return result{}, fmt.Errorf("floor server: %w", err)
 	}
-	return measure(ctx, o, name, ch.cmd.Process.Pid, "http://"+listen+"/eventbridge", events, nil)
+	return measure(ctx, o, name, ch.cmd.Process.Pid, o.tr.scheme()+"://"+listen+"/eventbridge", events, nil)
 }
 
 // measure drives url and reads the CPU time and peak RSS of process pid, and the
@@ -153,7 +171,7 @@ func measure(ctx context.Context, o options, name string, pid int, url string, e
 			}
 		},
 	}
-	l := drive(ctx, url, events, o.senders, o.client == "raw", o.warmup, o.duration, w)
+	l := drive(ctx, url, events, o.senders, o.client == "raw", o.tr, o.resume, o.warmup, o.duration, w)
 	if werr != nil {
 		return result{}, fmt.Errorf("reading /proc/%d: %w", pid, werr)
 	}
@@ -231,7 +249,7 @@ func benchInProcess(ctx context.Context, o options, tmp string, events [][]byte)
 	}
 	var l load
 	pprof.Do(ctx, pprof.Labels("proc", "load"), func(ctx context.Context) {
-		l = drive(ctx, url, events, o.senders, o.client == "raw", o.warmup, o.duration, w)
+		l = drive(ctx, url, events, o.senders, o.client == "raw", o.tr, o.resume, o.warmup, o.duration, w)
 	})
 	stopRelay()
 	if err := <-done; err != nil {

@@ -36,6 +36,9 @@ func relayConfig(o options, listen, endpoint, stream string) ([]byte, error) {
 		"kinesis.stream=" + stream,
 		"kinesis.region=us-east-1",
 	}
+	if o.certFile != "" {
+		sets = append(sets, "http.tls.cert_file="+o.certFile, "http.tls.key_file="+o.keyFile)
+	}
 	for _, kv := range append(sets, o.sets...) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -31,6 +32,8 @@ func runFloorServer(args []string) int {
 	fast := fs.Bool("fasthttp", false, "serve with github.com/valyala/fasthttp instead of net/http")
 	nbio := fs.String("nbio", "", "serve with github.com/lesismal/nbio's nbhttp instead of net/http: pool (handlers on a goroutine pool) or inline (handlers on the poller goroutines)")
 	pollers := fs.Int("nbio-pollers", 0, "with -nbio: poller goroutines (0: 1 with the pool, one per CPU inline)")
+	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate (and -tls-key), with the relay's TLS settings")
+	keyFile := fs.String("tls-key", "", "the key of -tls-cert")
 	if fs.Parse(args) != nil {
 		return 2
 	}
@@ -38,6 +41,14 @@ func runFloorServer(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if *certFile != "" {
+		cfg, err := floorTLS(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		ln = tls.NewListener(ln, cfg)
 	}
 	answer := []byte(`{"status":"forwarded","partition_key":"09651f69d06b8e05"}` + "\n")
 	bad := []byte(`{"error":"body is not valid JSON"}` + "\n")

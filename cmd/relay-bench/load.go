@@ -38,8 +38,10 @@ const (
 // drive runs c senders against url, each sending one event and waiting for its
 // answer, for warmup then d. Only requests that start within the measured window
 // count; w.start and w.stop run at its edges.
-func drive(ctx context.Context, url string, events [][]byte, c int, rawClient bool, warmup, d time.Duration, w window) load {
+func drive(ctx context.Context, url string, events [][]byte, c int, rawClient bool, t transport, resume bool, warmup, d time.Duration, w window) load {
 	tr := &http.Transport{
+		TLSClientConfig:       t.clientTLS(resume),
+		DisableKeepAlives:     t.newConn,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          2 * c,
 		MaxIdleConnsPerHost:   c,
@@ -60,7 +62,7 @@ func drive(ctx context.Context, url string, events [][]byte, c int, rawClient bo
 			var raw *rawConn
 			if rawClient {
 				var err error
-				if raw, err = newRawConn(url, events); err != nil {
+				if raw, err = newRawConn(url, events, t.clientTLS(resume), t.newConn); err != nil {
 					per[i].firstErr = err.Error()
 					return
 				}

@@ -17,6 +17,8 @@
 //	go run ./cmd/relay-bench -mode floor          # trivial HTTP servers (net/http, fasthttp, nbio), measured the same way
 //	go run ./cmd/relay-bench -cpuprofile cpu.pprof # the relay in this process, profiled (labels proc=relay)
 //	go run ./cmd/relay-bench -mode shapes         # CPU and peak RSS per pathological 1 MB body, alone and 64 at once
+//	go run ./cmd/relay-bench -tls -new-conn       # HTTPS, a new connection per request (resuming TLS sessions)
+//	go run ./cmd/relay-bench -mode idle -tls -idle-conns 10000 # peak RSS holding 10,000 idle TLS connections
 //
 // Run it from the repository (it finds go.mod upwards) or give -repo.
 package main
@@ -56,6 +58,14 @@ type options struct {
 	shapes         string
 	shapeSize      int
 	shapeRounds    int
+	tls            bool
+	newConn        bool
+	resume         bool
+	floors         string
+	idleConns      int
+	// Set by run: the senders' transport and, with -tls, the certificate.
+	tr                transport
+	certFile, keyFile string
 }
 
 type setFlags []string
@@ -89,6 +99,11 @@ func main() {
 	flag.IntVar(&o.shapeRounds, "shape-rounds", 10, "-mode shapes: requests of the sender alone, and of each of the -c senders")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (config, relay log)")
 	flag.BoolVar(&o.jsonOnly, "json", false, "print only the JSON line")
+	flag.BoolVar(&o.tls, "tls", false, "HTTPS: the relay and the floor servers serve a self-signed ECDSA P-256 certificate made for the run")
+	flag.BoolVar(&o.newConn, "new-conn", false, "a new connection per request (Connection: close) instead of kept-alive ones")
+	flag.BoolVar(&o.resume, "resume", true, "with -tls: senders resume TLS sessions (tickets) on new connections; false: a full handshake each time")
+	flag.StringVar(&o.floors, "floors", "net/http,fasthttp,nbio,nbio-inline", "-mode floor: the floor servers to measure, comma-separated (with -tls: net/http and fasthttp only)")
+	flag.IntVar(&o.idleConns, "idle-conns", 10000, "-mode idle: connections opened (each sends one event), then held idle while the relay's memory is read")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -125,6 +140,12 @@ func run(ctx context.Context, o options) error {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
+	o.tr.newConn = o.newConn
+	if o.tls {
+		if o.certFile, o.keyFile, o.tr.tls, err = benchCert(tmp); err != nil {
+			return err
+		}
+	}
 
 	var results []result
 	switch o.mode {
@@ -139,8 +160,14 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		results = append(results, r)
+	case "idle":
+		r, err := benchIdle(ctx, o, tmp, events)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
 	case "floor":
-		for _, server := range [...]string{"net/http", "fasthttp", "nbio", "nbio-inline"} {
+		for _, server := range strings.Split(o.floors, ",") {
 			for _, valid := range [...]bool{false, true} {
 				r, err := benchFloor(ctx, o, valid, server, events)
 				if err != nil {
@@ -152,7 +179,7 @@ func run(ctx context.Context, o options) error {
 	case "shapes":
 		return benchShapes(ctx, o, tmp)
 	default:
-		return fmt.Errorf("-mode %q: want relay, floor or shapes", o.mode)
+		return fmt.Errorf("-mode %q: want relay, floor, idle or shapes", o.mode)
 	}
 	report(os.Stdout, results, o.jsonOnly)
 	return nil

@@ -100,7 +100,7 @@ func TestRawClient(t *testing.T) {
 			conn.Write([]byte("HTTP/1.1 200 OK\r\ncontent-length: 22\r\n\r\n{\"status\":\"forwarded\"}"))
 		}
 	}()
-	c, err := newRawConn("http://"+ln.Addr().String()+"/eventbridge", [][]byte{[]byte("{}")})
+	c, err := newRawConn("http://"+ln.Addr().String()+"/eventbridge", [][]byte{[]byte("{}")}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,10 +82,11 @@ func (c *child) logTail() string {
 }
 
 // waitReady polls url until it answers 200, the child exits, or 30 s pass.
-func (c *child) waitReady(ctx context.Context, url string) error {
+func (c *child) waitReady(ctx context.Context, tr transport, url string) error {
 	deadline := time.Now().Add(30 * time.Second)
+	client := tr.httpClient()
 	for {
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,17 +22,25 @@ type rawConn struct {
 	addr string
 	conn net.Conn
 	r    *bufio.Reader
-	reqs [][]byte // one prepared request per event
+	reqs [][]byte    // one prepared request per event
+	tls  *tls.Config // nil: plain HTTP
 }
 
-func newRawConn(target string, events [][]byte) (*rawConn, error) {
+// newRawConn prepares the requests; with tlsCfg it speaks HTTPS, and with
+// newConn every request asks for Connection: close, so the next one opens a
+// new connection.
+func newRawConn(target string, events [][]byte, tlsCfg *tls.Config, newConn bool) (*rawConn, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
 	}
-	c := &rawConn{addr: u.Host}
+	c := &rawConn{addr: u.Host, tls: tlsCfg}
+	extra := ""
+	if newConn {
+		extra = "Connection: close\r\n"
+	}
 	for _, ev := range events {
-		req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", u.RequestURI(), u.Host, len(ev))
+		req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n", u.RequestURI(), u.Host, extra, len(ev))
 		c.reqs = append(c.reqs, append(req, ev...))
 	}
 	return c, nil
@@ -51,6 +60,15 @@ func (c *rawConn) do(ctx context.Context, i int, body *bytes.Buffer) (status int
 		conn, err := d.DialContext(ctx, "tcp", c.addr)
 		if err != nil {
 			return 0, err
+		}
+		if c.tls != nil {
+			tc := tls.Client(conn, c.tls)
+			_ = tc.SetDeadline(time.Now().Add(30 * time.Second))
+			if err := tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				return 0, err
+			}
+			conn = tc
 		}
 		c.conn = conn
 		if c.r == nil {

@@ -111,12 +111,16 @@ func benchShape(ctx context.Context, o options, name string, body []byte, start 
 		return r, err
 	}
 	defer ch.stop()
-	if err := ch.waitReady(ctx, "http://"+listen+"/readyz"); err != nil {
+	if err := ch.waitReady(ctx, o.tr, o.tr.scheme()+"://"+listen+"/readyz"); err != nil {
 		return r, err
 	}
 	pid := ch.cmd.Process.Pid
-	url := "http://" + listen + "/eventbridge"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.senders, MaxConnsPerHost: o.senders}}
+	url := o.tr.scheme() + "://" + listen + "/eventbridge"
+	client := o.tr.httpClient()
+	client.Timeout = 0 // a slow answer is measured, not cut short
+	if t, ok := client.Transport.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost, t.MaxConnsPerHost = o.senders, o.senders
+	}
 	defer client.CloseIdleConnections()
 	rss := func() float64 { b, _ := peakRSS(pid); return float64(b) / (1 << 20) }
 	r.IdleRSSMB = rss()

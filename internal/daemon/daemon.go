@@ -44,6 +44,9 @@ type Options struct {
 	Stdout io.Writer
 	// Listening, if set, is called with the bound addresses once they accept.
 	Listening func(ingest, metrics net.Addr)
+	// TLSWatchInterval is how often http.tls's files are checked for a change
+	// (default 5 s).
+	TLSWatchInterval time.Duration
 }
 
 // Run serves until ctx ends, then stops accepting, finishes in-flight requests,
@@ -77,13 +80,27 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	certs, err := newCertificates(cfg.HTTP.TLS, reg, log)
+	if err != nil {
+		_ = closeSinks(context.Background())
+		return err
+	}
+	keeper := &authKeeper{reg: reg, log: log}
+	auth, commitAuth, err := keeper.build(cfg.HTTP.Auth)
+	if err != nil {
+		_ = closeSinks(context.Background())
+		return err
+	}
+	commitAuth(true)
+	defer keeper.close()
+
 	var ready atomic.Bool
 	ingest := httpin.New(rl.Input("http"), httpin.Options{
 		MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
 		RequestTimeout:   cfg.HTTP.RequestTimeout,
 		MaxInFlight:      cfg.HTTP.MaxInFlight,
 		MaxInFlightBytes: cfg.HTTP.MaxInFlightBytes,
-		Auth:             newAuth(cfg.HTTP.Auth),
+		Auth:             auth,
 		Registerer:       reg,
 		Logger:           log,
 	})
@@ -102,12 +119,16 @@ func Run(ctx context.Context, o Options) error {
 		other = notFound
 	}
 
-	lnIngest, err := net.Listen("tcp", cfg.Listen)
+	lnIngest, err := httpin.Listen(cfg.Listen)
 	if err != nil {
 		_ = closeSinks(context.Background())
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
-	ingestSrv := httpin.NewServer(ingest, httpin.ServerOptions{Path: cfg.HTTP.Path, Other: other, Logger: log})
+	srvOpts := httpin.ServerOptions{Path: cfg.HTTP.Path, Other: other, Logger: log}
+	if certs != nil {
+		srvOpts.TLS = certs.Config()
+	}
+	ingestSrv := httpin.NewServer(ingest, srvOpts)
 	servers := []server{ingestSrv}
 	listeners := []net.Listener{lnIngest}
 	metricsAddr := lnIngest.Addr()
@@ -136,6 +157,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	inputCtx, stopInputs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopInputs()
+	if certs != nil {
+		every := o.TLSWatchInterval
+		if every <= 0 {
+			every = tlsWatchInterval
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			certs.Watch(inputCtx, every)
+		}()
+	}
 	if cfg.SQS.QueueURL != "" {
 		run, err := newSQS(ctx, cfg, rl.Input("sqs"), reg, log)
 		if err != nil {
@@ -155,7 +187,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ready.Store(true)
 	log.Info("listening", append([]any{"addr", lnIngest.Addr().String(), "path", cfg.HTTP.Path,
-		"metrics_addr", metricsAddr.String()}, sinkAttrs(cfg.Sink, dests)...)...)
+		"metrics_addr", metricsAddr.String(), "tls", certs != nil}, sinkAttrs(cfg.Sink, dests)...)...)
 	if o.Listening != nil {
 		o.Listening(lnIngest.Addr(), metricsAddr)
 	}
@@ -170,7 +202,10 @@ loop:
 			runErr = err
 			break loop
 		case <-o.Reload:
-			reload(cfg, rl, ingest, log, reloads)
+			reload(cfg, rl, ingest, keeper, log, reloads)
+			if certs != nil {
+				_ = certs.Reload() // a failure is logged and counted; the running certificate stays
+			}
 		}
 	}
 
@@ -238,25 +273,13 @@ func newServer(h http.Handler, cfg *config.Config, log *slog.Logger) *http.Serve
 	}
 }
 
-func newAuth(a config.Auth) *httpin.Auth {
-	var header string
-	var keys []string
-	if a.APIKey != nil {
-		header, keys = a.APIKey.Header, a.APIKey.Values
-	}
-	var user, pass string
-	if a.Basic != nil {
-		user, pass = a.Basic.Username, a.Basic.Password
-	}
-	return httpin.NewAuth(header, keys, user, pass)
-}
-
 // reload re-reads the config file and swaps in its rules and routes and the
 // accepted credentials (so that a key removed in a rotation stops working).
 // A file whose outputs differ from the running ones is refused as a whole:
 // outputs are built at start-up. Other settings than filter, partition_key,
 // enrich, routes and http.auth need a restart; a change to them is logged.
-func reload(cur *config.Config, rl *pipeline.Relay, ingest *httpin.Handler, log *slog.Logger, reloads *prometheus.CounterVec) {
+// (The files of http.tls are read again by the caller.)
+func reload(cur *config.Config, rl *pipeline.Relay, ingest *httpin.Handler, keeper *authKeeper, log *slog.Logger, reloads *prometheus.CounterVec) {
 	if cur.Path == "" {
 		log.Warn("reload requested but the config was not loaded from a file")
 		return
@@ -267,11 +290,19 @@ func reload(cur *config.Config, rl *pipeline.Relay, ingest *httpin.Handler, log 
 	}
 	if err == nil {
 		var p *pipeline.Processor
+		var auth *httpin.Auth
+		var commit func(use bool)
 		if p, err = pipeline.New(next); err == nil {
-			err = rl.Swap(p)
+			auth, commit, err = keeper.build(next.HTTP.Auth)
 		}
 		if err == nil {
-			ingest.SetAuth(newAuth(next.HTTP.Auth))
+			if err = rl.Swap(p); err != nil {
+				commit(false)
+			}
+		}
+		if err == nil {
+			ingest.SetAuth(auth)
+			commit(true)
 			reloads.WithLabelValues("ok").Inc()
 			log.Info("config reloaded", "path", cur.Path, "rules", len(next.Filter.Rules), "routes", len(next.Routes))
 			nh, ch := next.HTTP, cur.HTTP
