@@ -124,7 +124,7 @@ func TestStartWithRuntimeAPI(t *testing.T) {
 		select {
 		case a := <-answers:
 			got[a.id] = a
-		case <-time.After(20 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("the function answered %d of 4 invocations", len(got))
 		}
 	}
@@ -149,7 +149,7 @@ func TestStartWithRuntimeAPI(t *testing.T) {
 	for i := range 4 {
 		select {
 		case <-flushes:
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 			t.Fatalf("%d flushes after 4 invocations", i)
 		}
 	}
@@ -161,7 +161,7 @@ func TestStartWithRuntimeAPI(t *testing.T) {
 	}
 	select {
 	case <-flushes:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Error("no flush on SIGTERM")
 	}
 }
