@@ -40,6 +40,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		next       atomic.Int64
 		sigAt      atomic.Pointer[time.Time]
 		answers    counts
+		answered   history
 		refused    atomic.Int64
 		brokenErrs atomic.Int64
 		drained    atomic.Int64 // answered 200 after SIGTERM, sent before it
@@ -57,6 +58,7 @@ func TestSIGTERMDrains(t *testing.T) {
 				sent := time.Now()
 				r := send(client, c.url, event(id, q))
 				answers.add(r.code)
+				answered.add(id, r.code)
 				if r.err != nil {
 					var op *net.OpError
 					if errors.As(r.err, &op) && op.Op == "dial" {
@@ -145,7 +147,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		if !acked[id] || n != 1 {
 			unanswered++
 			if unanswered <= 10 {
-				t.Errorf("event %s is in the stream %d times but was not answered 200 once", id, n)
+				t.Errorf("event %s is in the stream %d times but was %s; want once, answered 200", id, n, answered.says(id))
 			}
 		}
 	}
