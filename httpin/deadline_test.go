@@ -45,10 +45,10 @@ func TestDeadlinesEnd(t *testing.T) {
 	ctx := d.context(start)
 	select {
 	case <-ctx.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("shared request context did not end at its deadline")
 	}
-	if got := time.Since(start); got > d.timeout+time.Second {
+	if got := time.Since(start); got > d.timeout+5*time.Second {
 		t.Errorf("context ended %v after the first byte, timeout %v", got, d.timeout)
 	}
 	if ctx.Err() != context.DeadlineExceeded {

@@ -217,7 +217,9 @@ func TestAggregateKeepsOrderWithinKey(t *testing.T) {
 // TestWriterAggregates writes through an aggregating writer and checks that
 // every record arrives once, in fewer Kinesis records, and that a refused
 // aggregated record is sent again with all its records and nothing else.
-func TestWriterAggregates(t *testing.T) {
+func TestWriterAggregates(t *testing.T) { inBubble(t, testWriterAggregates) }
+
+func testWriterAggregates(t *testing.T) {
 	var mu sync.Mutex
 	arrived := map[string]int{}
 	kinesisRecords, failedOnce := 0, false

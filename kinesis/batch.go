@@ -181,7 +181,10 @@ func (w *Writer) takeLocked(now time.Time) *batch {
 			w.dropAbandoned(it)
 			continue
 		}
-		if it.attempt > 0 {
+		if it.lastErr != nil {
+			// Sent before and refused or lost: this call sends it again. Counted
+			// here, when the call is made; whether the call then reaches Kinesis
+			// before its deadline, the writer cannot know.
 			w.m.retries.Inc()
 		}
 		b.items = append(b.items, it)

@@ -12,6 +12,10 @@ import (
 )
 
 func TestBatchesAcrossConcurrentCallers(t *testing.T) {
+	inBubble(t, testBatchesAcrossConcurrentCallers)
+}
+
+func testBatchesAcrossConcurrentCallers(t *testing.T) {
 	api := &fakeAPI{respond: func(context.Context, int, *fakeCall) (*kinesisOutput, error) {
 		time.Sleep(2 * time.Millisecond) // a call takes a while, as over the network
 		return nil, nil
@@ -53,7 +57,7 @@ func TestBatchLimits(t *testing.T) {
 		{"bytes", Options{MaxBatchBytes: 1000, MaxRecordBytes: 1000}, 10},
 		{"bytes not multiple", Options{MaxBatchBytes: 1050, MaxRecordBytes: 1000}, 10},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.name, bubble(func(t *testing.T) {
 			api := &fakeAPI{respond: func(context.Context, int, *fakeCall) (*kinesisOutput, error) {
 				time.Sleep(5 * time.Millisecond)
 				return nil, nil
@@ -90,7 +94,7 @@ func TestBatchLimits(t *testing.T) {
 			if maxLen != tc.wantMaxLen {
 				t.Errorf("largest batch %d records, want %d (full batches)", maxLen, tc.wantMaxLen)
 			}
-		})
+		}))
 	}
 }
 
@@ -141,7 +145,9 @@ func TestMaxInFlight(t *testing.T) {
 	}
 }
 
-func TestLingerWaitsForMore(t *testing.T) {
+func TestLingerWaitsForMore(t *testing.T) { inBubble(t, testLingerWaitsForMore) }
+
+func testLingerWaitsForMore(t *testing.T) {
 	api := &fakeAPI{}
 	w := newTestWriter(t, api, Options{Linger: 300 * time.Millisecond})
 	start := time.Now()
@@ -165,7 +171,9 @@ func TestLingerWaitsForMore(t *testing.T) {
 	}
 }
 
-func TestQueueFullIsOverloaded(t *testing.T) {
+func TestQueueFullIsOverloaded(t *testing.T) { inBubble(t, testQueueFullIsOverloaded) }
+
+func testQueueFullIsOverloaded(t *testing.T) {
 	release := make(chan struct{})
 	api := blockingAPI(release, nil)
 	w := newTestWriter(t, api, Options{MaxInFlight: 1, QueueSize: 5})
@@ -208,7 +216,7 @@ func TestCallDeadline(t *testing.T) {
 		{"call timeout is shorter", 500 * time.Millisecond, []time.Duration{time.Second, 2 * time.Second}, 500 * time.Millisecond},
 		{"a caller without deadline", 3 * time.Second, []time.Duration{time.Second, 0}, 3 * time.Second},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.name, bubble(func(t *testing.T) {
 			api := &fakeAPI{}
 			w := newTestWriter(t, api, Options{Linger: 50 * time.Millisecond, CallTimeout: tc.callTimeout})
 			now := time.Now()
@@ -239,6 +247,6 @@ func TestCallDeadline(t *testing.T) {
 			if !calls[0].hasDeadline || (exact && got != tc.want) || (!exact && (got < tc.want || got > tc.want+time.Second)) {
 				t.Errorf("call deadline in %s, want %s", got, tc.want)
 			}
-		})
+		}))
 	}
 }

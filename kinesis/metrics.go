@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: namespace + "retries_total",
-			Help: "Records sent again after a failed attempt.",
+			Help: "Records sent again after a failed attempt, counted when the call is made, whether or not it reaches Kinesis before its deadline.",
 		}),
 		discarded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: namespace + "discarded_results_total",

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -174,7 +175,13 @@ func TestSQSBatchConcurrencyBound(t *testing.T) {
 	}
 }
 
+// TestSQSBatchAnswersBeforeDeadline runs on a synctest clock, so that the
+// second of the invocation is the handler's, not the machine's.
 func TestSQSBatchAnswersBeforeDeadline(t *testing.T) {
+	synctest.Test(t, testSQSBatchAnswersBeforeDeadline)
+}
+
+func testSQSBatchAnswersBeforeDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	parent, _ := ctx.Deadline()
@@ -203,7 +210,11 @@ func TestSQSBatchAnswersBeforeDeadline(t *testing.T) {
 	}
 }
 
-func TestHandleContextReserve(t *testing.T) {
+// TestHandleContextReserve runs on a synctest clock: no time passes between
+// making the deadline and reading what is left of it.
+func TestHandleContextReserve(t *testing.T) { synctest.Test(t, testHandleContextReserve) }
+
+func testHandleContextReserve(t *testing.T) {
 	l := NewHandler(&pipeline{}, Options{Reserve: time.Second, Logger: quiet})
 	for _, tt := range []struct{ remaining, wantReserve time.Duration }{
 		{10 * time.Second, time.Second},

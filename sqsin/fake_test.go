@@ -156,12 +156,12 @@ func runUntil(t *testing.T, c *Consumer, cond func() bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			cancel()
 			<-done
-			t.Fatal("condition not reached within 5s")
+			t.Fatal("condition not reached within 30s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -169,8 +169,8 @@ func runUntil(t *testing.T, c *Consumer, cond func() bool) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return within 5s of cancellation")
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of cancellation")
 		return nil
 	}
 }

@@ -82,7 +82,7 @@ func TestSleepHonoursContext(t *testing.T) {
 	if sleep(ctx, time.Hour) {
 		t.Fatal("sleep reported a full delay on a cancelled context")
 	}
-	if time.Since(start) > time.Second {
+	if time.Since(start) > 10*time.Second {
 		t.Fatal("sleep ignored the context")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,6 +83,29 @@ func storedIDs(srv *kinesistest.Server) map[string]int {
 	return ids
 }
 
+// received returns genesys_relay_sqs_messages_received_total from the daemon's
+// /metrics.
+func received(t *testing.T, metricsURL string) float64 {
+	t.Helper()
+	resp, err := http.Get(metricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "genesys_relay_sqs_messages_received_total "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no genesys_relay_sqs_messages_received_total in /metrics")
+	return 0
+}
+
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -125,14 +149,14 @@ func TestSQSToKinesis(t *testing.T) {
 	sqsSend(t, qc, url, first)
 
 	// While Kinesis fails: the 5 dropped messages are deleted, the 20 stay.
-	waitFor(t, "dropped messages deleted", 15*time.Second, func() bool { return queueDepth(t, qc, url) == 20 })
+	waitFor(t, "dropped messages deleted", time.Minute, func() bool { return queueDepth(t, qc, url) == 20 })
 	time.Sleep(3 * time.Second) // several handle timeouts and redeliveries
 	if n := queueDepth(t, qc, url); n != 20 || srv.Stored() != 0 {
 		t.Fatalf("while Kinesis fails: %d messages on the queue (want 20), %d stored (want 0)", n, srv.Stored())
 	}
 
 	srv.SetFaults(kinesistest.Faults{})
-	waitFor(t, "redelivered messages written", 30*time.Second, func() bool { return len(storedIDs(srv)) == 20 && queueDepth(t, qc, url) == 0 })
+	waitFor(t, "redelivered messages written", 2*time.Minute, func() bool { return len(storedIDs(srv)) == 20 && queueDepth(t, qc, url) == 0 })
 	recovered := srv.Stored()
 
 	const many = 5000
@@ -140,10 +164,15 @@ func TestSQSToKinesis(t *testing.T) {
 	for i := range bodies {
 		bodies[i] = forwardEvent(fmt.Sprintf("sqs-b-%04d", i))
 	}
+	receivedBefore := received(t, d.Metrics)
 	began := time.Now()
 	sqsSend(t, qc, url, bodies)
-	waitFor(t, "5,000 messages written", 120*time.Second, func() bool { return len(storedIDs(srv)) == 20+many && queueDepth(t, qc, url) == 0 })
+	waitFor(t, "5,000 messages written", 5*time.Minute, func() bool { return len(storedIDs(srv)) == 20+many && queueDepth(t, qc, url) == 0 })
 	took := time.Since(began)
+	// A message comes back when its handling outlasts sqs.handle_timeout or the
+	// visibility timeout (2 s), which a loaded machine may make happen; its
+	// event may then be written twice. Nothing else may write it twice.
+	redelivered := int(received(t, d.Metrics)-receivedBefore) - many
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +184,10 @@ func TestSQSToKinesis(t *testing.T) {
 		}
 	}
 	t.Logf("recovery: 20 events written after Kinesis recovered (%d records, %d duplicates); "+
-		"run: %d messages written in %s with %d duplicates; %d PutRecords calls in all",
-		recovered, recovered-20, many, took.Round(time.Millisecond), dups, srv.Calls())
-	if dups != 0 {
-		t.Errorf("%d duplicates in the fault-free run", dups)
+		"run: %d messages written in %s with %d duplicates and %d redeliveries; %d PutRecords calls in all",
+		recovered, recovered-20, many, took.Round(time.Millisecond), dups, redelivered, srv.Calls())
+	if dups > redelivered {
+		t.Errorf("%d duplicates in the fault-free run, but only %d messages were delivered again", dups, redelivered)
 	}
 	if len(ids) != 20+many {
 		t.Errorf("%d distinct events stored, want %d", len(ids), 20+many)

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,6 +194,11 @@ type tapServer struct {
 	url string
 	hs  *http.Server
 
+	busy  atomic.Int64                  // PutRecords calls being served
+	gate  atomic.Pointer[chan struct{}] // when set, PutRecords calls wait for it to close
+	held  atomic.Int64                  // calls waiting at the gate
+	quiet atomic.Bool                   // no call log (it costs the test's CPU)
+
 	mu    sync.Mutex
 	calls []putCall
 }
@@ -219,10 +225,37 @@ func newTap(t testing.TB, seed uint64, f kinesistest.Faults) *tapServer {
 	tp.hs = &http.Server{Handler: tp, ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog}
 	go func() { _ = tp.hs.Serve(ln) }()
 	t.Cleanup(func() {
+		tp.Release()
 		tp.Server.Close() // releases held calls
 		_ = tp.hs.Close()
 	})
 	return tp
+}
+
+// Hold makes PutRecords calls wait, before Kinesis reads them, until Release.
+func (tp *tapServer) Hold() {
+	ch := make(chan struct{})
+	tp.gate.Store(&ch)
+}
+
+// Release lets the held calls, and all later ones, through.
+func (tp *tapServer) Release() {
+	if ch := tp.gate.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
+// Held returns how many calls wait at the gate.
+func (tp *tapServer) Held() int64 { return tp.held.Load() }
+
+// settle waits until no PutRecords call is being served. A call the relay gave
+// up on can still be on the server's side after the relay has stopped; the
+// record log, the call log and the server's counters agree only after it.
+func (tp *tapServer) settle(t testing.TB) {
+	t.Helper()
+	if !waitUntil(time.Minute, func() bool { return tp.busy.Load() == 0 }) {
+		t.Errorf("%d PutRecords calls still being served a minute after the relay stopped", tp.busy.Load())
+	}
 }
 
 // URL is the endpoint the relay is configured with.
@@ -230,6 +263,22 @@ func (tp *tapServer) URL() string { return tp.url }
 
 func (tp *tapServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("X-Amz-Target") != "Kinesis_20131202.PutRecords" {
+		tp.Server.ServeHTTP(w, r)
+		return
+	}
+	tp.busy.Add(1)
+	defer tp.busy.Add(-1)
+	if gate := tp.gate.Load(); gate != nil {
+		tp.held.Add(1)
+		select {
+		case <-*gate:
+			tp.held.Add(-1)
+		case <-r.Context().Done():
+			tp.held.Add(-1)
+			panic(http.ErrAbortHandler)
+		}
+	}
+	if tp.quiet.Load() {
 		tp.Server.ServeHTTP(w, r)
 		return
 	}
@@ -463,6 +512,68 @@ func (c *counts) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return fmt.Sprint(c.m)
+}
+
+// history is a concurrency-safe log of what each event was answered, for
+// messages that say it.
+type history struct {
+	mu sync.Mutex
+	m  map[string][]int
+}
+
+func (h *history) add(id string, code int) {
+	h.mu.Lock()
+	if h.m == nil {
+		h.m = map[string][]int{}
+	}
+	h.m[id] = append(h.m[id], code)
+	h.mu.Unlock()
+}
+
+// of returns the event's answers in order (0: a transport error).
+func (h *history) of(id string) []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.m[id]...)
+}
+
+// count returns how many of the event's answers had the code.
+func (h *history) count(id string, code int) int {
+	n := 0
+	for _, c := range h.of(id) {
+		if c == code {
+			n++
+		}
+	}
+	return n
+}
+
+// says describes the event's answers, e.g. "answered 503, then 200".
+func (h *history) says(id string) string {
+	codes := h.of(id)
+	if len(codes) == 0 {
+		return "never answered"
+	}
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = strconv.Itoa(c)
+		if c == 0 {
+			parts[i] = "no answer (connection error)"
+		}
+	}
+	return "answered " + strings.Join(parts, ", then ")
+}
+
+// waitUntil polls cond every 10 ms until it holds (true) or d has passed.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // forwardedOK reports whether r is the 200 "forwarded" answer for queue's key.

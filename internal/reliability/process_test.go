@@ -221,6 +221,33 @@ func (l *lineLog) tail(n int) string {
 	return strings.Join(l.lines[max(0, len(l.lines)-n):], "\n")
 }
 
+// between returns the time between the first log lines whose "msg" is from
+// and to, by the relay's own clock, or -1 when either is missing.
+func (l *lineLog) between(from, to string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var t0, t1 time.Time
+	for _, line := range l.lines {
+		var m struct {
+			Time time.Time
+			Msg  string
+		}
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		switch {
+		case m.Msg == from && t0.IsZero():
+			t0 = m.Time
+		case m.Msg == to && t1.IsZero():
+			t1 = m.Time
+		}
+	}
+	if t0.IsZero() || t1.IsZero() {
+		return -1
+	}
+	return t1.Sub(t0)
+}
+
 // contains reports whether a log line contains s.
 func (l *lineLog) contains(s string) bool {
 	l.mu.Lock()

@@ -19,8 +19,14 @@ import (
 // stop accepting connections at once, answer every request it had accepted
 // (200 for those Kinesis accepted), flush, and exit 0 within shutdown_timeout.
 // Afterwards the stream holds exactly the events answered 200.
+//
+// Kinesis holds its calls from just before the signal until the relay refuses
+// new connections, so requests are in flight at the signal and the relay
+// cannot have finished before it stopped accepting, however slow the machine.
+// shutdown_timeout is long for the same reason: the timeout itself is
+// TestSIGTERMWhileKinesisHangs's subject.
 func TestSIGTERMDrains(t *testing.T) {
-	const shutdownTimeout = 10 * time.Second
+	const shutdownTimeout = 30 * time.Second
 	const latency = 800 * time.Millisecond
 	tp := newTap(t, 4, kinesistest.Faults{})
 	c := startChild(t, writeConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "shutdown_timeout": shutdownTimeout.String()}))
@@ -34,6 +40,7 @@ func TestSIGTERMDrains(t *testing.T) {
 		next       atomic.Int64
 		sigAt      atomic.Pointer[time.Time]
 		answers    counts
+		answered   history
 		refused    atomic.Int64
 		brokenErrs atomic.Int64
 		drained    atomic.Int64 // answered 200 after SIGTERM, sent before it
@@ -51,6 +58,7 @@ func TestSIGTERMDrains(t *testing.T) {
 				sent := time.Now()
 				r := send(client, c.url, event(id, q))
 				answers.add(r.code)
+				answered.add(id, r.code)
 				if r.err != nil {
 					var op *net.OpError
 					if errors.As(r.err, &op) && op.Op == "dial" {
@@ -83,22 +91,38 @@ func TestSIGTERMDrains(t *testing.T) {
 			}
 		}()
 	}
-	// Let every sender get a request in flight, then stop the relay.
-	time.Sleep(2*latency + 200*time.Millisecond)
+	// Once events go through, hold Kinesis's calls; when one is held, requests
+	// are in flight: stop the relay.
+	if !waitUntil(time.Minute, func() bool { return answers.get(http.StatusOK) > 0 }) {
+		t.Fatalf("no event answered 200 within a minute: answers %v", &answers)
+	}
+	tp.Hold()
+	if !waitUntil(time.Minute, func() bool { return tp.Held() > 0 }) {
+		t.Fatalf("no PutRecords call within a minute of holding them")
+	}
 	now := time.Now()
 	sigAt.Store(&now)
 	c.signal(t, syscall.SIGTERM)
 
-	// New connections are refused while the relay drains.
-	time.Sleep(200 * time.Millisecond)
-	probe, err := net.DialTimeout("tcp", c.base[len("http://"):], time.Second)
-	stillDraining := !c.exited()
-	if err == nil {
+	// New connections are refused while the relay drains: it cannot finish
+	// before Kinesis answers the calls it holds.
+	refusedAt := time.Duration(-1)
+	waitUntil(time.Minute, func() bool {
+		probe, err := net.DialTimeout("tcp", c.base[len("http://"):], time.Second)
+		if err != nil {
+			refusedAt = time.Since(now)
+			return true
+		}
 		probe.Close()
-		t.Errorf("a new connection was accepted 200 ms after SIGTERM")
-	}
-	if !stillDraining {
-		t.Errorf("relay exited within 200 ms of SIGTERM although calls take %s: nothing was in flight", latency)
+		return c.exited()
+	})
+	stillDraining := !c.exited()
+	tp.Release()
+	switch {
+	case refusedAt < 0:
+		t.Errorf("new connections were still accepted a minute after SIGTERM")
+	case !stillDraining:
+		t.Errorf("relay exited %s after SIGTERM while Kinesis held its calls: it did not wait for the requests in flight", refusedAt)
 	}
 
 	if !c.waitExit(shutdownTimeout + 5*time.Second) {
@@ -123,12 +147,12 @@ func TestSIGTERMDrains(t *testing.T) {
 		if !acked[id] || n != 1 {
 			unanswered++
 			if unanswered <= 10 {
-				t.Errorf("event %s is in the stream %d times but was not answered 200 once", id, n)
+				t.Errorf("event %s is in the stream %d times but was %s; want once, answered 200", id, n, answered.says(id))
 			}
 		}
 	}
-	t.Logf("SIGTERM with %d senders in flight (Kinesis latency %s): exit %v after %s (shutdown_timeout %s); answers %v; %d answered 200 after SIGTERM; after it %d connections refused, %d connections reset unread; stream: %d records, answered 200 and lost: %d",
-		senders, latency, c.state, exitTime.Round(time.Millisecond), shutdownTimeout, &answers, drained.Load(), refused.Load(), brokenErrs.Load(), len(stored), lost)
+	t.Logf("SIGTERM with %d senders in flight (Kinesis latency %s): new connections refused %s after it; exit %v after %s (shutdown_timeout %s); answers %v; %d answered 200 after SIGTERM; after it %d connections refused, %d connections reset unread; stream: %d records, answered 200 and lost: %d",
+		senders, latency, refusedAt.Round(time.Millisecond), c.state, exitTime.Round(time.Millisecond), shutdownTimeout, &answers, drained.Load(), refused.Load(), brokenErrs.Load(), len(stored), lost)
 	if c.state.ExitCode() != 0 {
 		t.Errorf("relay exit %v, want 0", c.state)
 	}
@@ -148,10 +172,18 @@ func TestSIGTERMDrains(t *testing.T) {
 // the process within shutdown_timeout; no request is answered 200 and nothing
 // is stored, so the senders retry everything elsewhere. The exit status is 1:
 // records were left unwritten.
+//
+// http.request_timeout is 30 s and the calls hang for a minute, so a relay
+// that waited for its requests or for Kinesis would exit after 30 s at the
+// earliest: the exit is allowed 8 s beyond shutdown_timeout, for a loaded
+// machine, and the relay's own log says how long its shutdown took.
 func TestSIGTERMWhileKinesisHangs(t *testing.T) {
 	const shutdownTimeout = 2 * time.Second
+	const requestTimeout = 30 * time.Second
+	const slack = 8 * time.Second
 	tp := newTap(t, 12, kinesistest.Faults{})
-	c := startChild(t, writeConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "shutdown_timeout": shutdownTimeout.String()}))
+	c := startChild(t, writeConfig(t, map[string]any{"kinesis.endpoint": tp.URL(), "shutdown_timeout": shutdownTimeout.String(),
+		"http.request_timeout": requestTimeout.String()}))
 	tp.SetFaults(kinesistest.Faults{HangRate: 1, MaxHang: time.Minute})
 
 	const senders = 16
@@ -169,17 +201,20 @@ func TestSIGTERMWhileKinesisHangs(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond) // the requests are waiting for Kinesis
+	// Every request is waiting for Kinesis once Kinesis has all their records.
+	if !waitUntil(time.Minute, func() bool { return tp.RecordsReceived() >= senders }) {
+		t.Fatalf("Kinesis received %d of %d records within a minute", tp.RecordsReceived(), senders)
+	}
 	start := time.Now()
 	c.signal(t, syscall.SIGTERM)
-	if !c.waitExit(shutdownTimeout + 5*time.Second) {
-		t.Fatalf("relay still running %s after SIGTERM", shutdownTimeout+5*time.Second)
+	if !c.waitExit(requestTimeout) {
+		t.Fatalf("relay still running %s after SIGTERM", requestTimeout)
 	}
 	exitTime := c.exitedAt.Sub(start)
 	wg.Wait()
-	t.Logf("SIGTERM with %d requests waiting on a hanging Kinesis: exit %v after %s (shutdown_timeout %s); answers %v; %d records stored",
-		senders, c.state, exitTime.Round(time.Millisecond), shutdownTimeout, &answers, tp.Stored())
-	if exitTime > shutdownTimeout+time.Second {
+	t.Logf("SIGTERM with %d requests waiting on a hanging Kinesis: exit %v after %s (shutdown_timeout %s; the relay's log: %s from \"shutting down\" to \"stopped\"); answers %v; %d records stored",
+		senders, c.state, exitTime.Round(time.Millisecond), shutdownTimeout, c.logs.between("shutting down", "stopped"), &answers, tp.Stored())
+	if exitTime > shutdownTimeout+slack {
 		t.Errorf("relay took %s to exit, shutdown_timeout is %s", exitTime, shutdownTimeout)
 	}
 	if tp.Stored() != 0 || answers.get(http.StatusOK) != 0 {
