@@ -82,11 +82,12 @@ func jwk(k key) map[string]string {
 	case *rsa.PublicKey:
 		m["kty"], m["n"], m["e"] = "RSA", b64(p.N.Bytes()), b64(big.NewInt(int64(p.E)).Bytes())
 	case *ecdsa.PublicKey:
-		size := (p.Curve.Params().BitSize + 7) / 8
-		x, y := make([]byte, size), make([]byte, size)
-		p.X.FillBytes(x)
-		p.Y.FillBytes(y)
-		m["kty"], m["crv"], m["x"], m["y"] = "EC", p.Curve.Params().Name, b64(x), b64(y)
+		raw, err := p.Bytes() // 0x04 || X || Y, each the curve's size
+		if err != nil {
+			panic(err) // a key made by ecdsa.GenerateKey
+		}
+		xy := raw[1:]
+		m["kty"], m["crv"], m["x"], m["y"] = "EC", p.Curve.Params().Name, b64(xy[:len(xy)/2]), b64(xy[len(xy)/2:])
 	case ed25519.PublicKey:
 		m["kty"], m["crv"], m["x"] = "OKP", "Ed25519", b64(p)
 	}
