@@ -3,8 +3,8 @@
 // counted.
 //
 // It builds the relay (or takes -relay), starts a fast Kinesis-compatible
-// endpoint in its own process (internal/kinesistest in Discard mode, with an
-// optional -kinesis-latency), writes a config from examples/relay.yaml pointing
+// endpoint in this process (internal/kinesistest in Discard mode, reading
+// bodies with kinesisfast, with an optional -kinesis-latency), writes a config from examples/relay.yaml pointing
 // at it, starts the relay as a child process, waits for /readyz, and drives it
 // with -c concurrent senders, each sending one event and waiting for the answer
 // as EventBridge does, for -d after a -warmup. It prints events/s, latency
@@ -20,7 +20,9 @@
 //	go run ./cmd/relay-bench -tls -new-conn       # HTTPS, a new connection per request (resuming TLS sessions)
 //	go run ./cmd/relay-bench -mode idle -tls -idle-conns 10000 # peak RSS holding 10,000 idle TLS connections
 //
-// Run it from the repository (it finds the root go.mod upwards, past bench/go.mod)
+// It is a command of the bench module: run it from bench/, or from the
+// repository's root as go -C bench run ./cmd/relay-bench. It finds the
+// repository upwards (the go.mod of the product's module, past bench/go.mod),
 // or give -repo.
 package main
 
