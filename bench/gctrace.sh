@@ -3,7 +3,7 @@
 # window, from a run kept with -keep and GODEBUG=gctrace=1 in the relay's
 # environment:
 #
-#   go run ./cmd/relay-bench -c 64 -d 10s -keep -env GODEBUG=gctrace=1
+#   go -C bench run ./cmd/relay-bench -c 64 -d 10s -keep -env GODEBUG=gctrace=1
 #   bench/gctrace.sh /tmp/relay-bench-NNN
 #
 # For each DIR, one line: collections in the window, the CPU they took (the five

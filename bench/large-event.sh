@@ -4,7 +4,7 @@
 # participants added until it is that large. For peak RSS with large events:
 #
 #   bench/large-event.sh >/tmp/large.json
-#   go run ./cmd/relay-bench -c 64 -d 10s -event /tmp/large.json
+#   go -C bench run ./cmd/relay-bench -c 64 -d 10s -event /tmp/large.json
 set -eu
 cd "$(dirname "$0")/.."
 awk -v size="${1:-1000000}" '

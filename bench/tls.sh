@@ -1,7 +1,7 @@
 #!/bin/bash
 # tls.sh [ROUNDS] — the listener as it really runs: the relay against the floor
 # servers (net/http and fasthttp reading the body and answering, forwarding
-# nothing), measured by cmd/relay-bench in the same run and interleaved, round
+# nothing), measured by bench/cmd/relay-bench in the same run and interleaved, round
 # after round, so that the load of a shared machine falls on both alike:
 #
 #   https-keepalive   HTTPS, 64 kept-alive connections
@@ -19,7 +19,7 @@ rounds=${1:-3}
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/relay-bench" ./cmd/relay-bench
+go -C bench build -o "$tmp/relay-bench" ./cmd/relay-bench
 go build -o "$tmp/genesys-relay" ./cmd/genesys-relay
 common=(-client raw -c "${CONNS:-64}" -d "${DURATION:-10s}" -warmup 2s -json -relay "$tmp/genesys-relay")
 declare -A flags=(

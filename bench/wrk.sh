@@ -6,7 +6,7 @@
 # Prints requests per CPU-second of the server process (utime+stime from
 # /proc/<pid>/stat over wrk's measured run), and wrk's latency lines.
 #
-#   TARGET: relay (cmd/genesys-relay against cmd/kinesis-fake, examples/relay.yaml,
+#   TARGET: relay (cmd/genesys-relay against bench/cmd/kinesis-fake, examples/relay.yaml,
 #           the 1 KB forwarded event), floor (net/http reading the body and
 #           answering), floor-fasthttp, floor-valid, floor-fasthttp-valid
 #   RELAY=BIN uses that relay binary instead of building one; WRK_THREADS (1),
@@ -30,14 +30,14 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 EOF
 
-go build -o "$tmp/relay-bench" ./cmd/relay-bench
+go -C bench build -o "$tmp/relay-bench" ./cmd/relay-bench
 if [ "$target" = relay ]; then
 	relay=${RELAY:-}
 	if [ -z "$relay" ]; then
 		go build -o "$tmp/genesys-relay" ./cmd/genesys-relay
 		relay=$tmp/genesys-relay
 	fi
-	go build -o "$tmp/kinesis-fake" ./cmd/kinesis-fake
+	go -C bench build -o "$tmp/kinesis-fake" ./cmd/kinesis-fake
 fi
 
 for _ in $(seq "$rounds"); do

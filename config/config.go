@@ -82,7 +82,7 @@ type HTTP struct {
 // decoder in proportion to the body), the Kinesis record (the body again), and
 // the collector's headroom over all of that (the heap may grow to twice its
 // live size). Measured with ordinary 1 MB events (bench/large-event.sh, then
-// go run ./cmd/relay-bench -c 64 -d 10s -event FILE -set
+// go -C bench run ./cmd/relay-bench -c 64 -d 10s -event FILE -set
 // http.max_in_flight_bytes=N, 2 shared cores): peak RSS 275-296 MB at 32 MiB,
 // 389-491 MB at 64 MiB, and with 256 senders 241 MB at 32 MiB but 611 MB
 // without a bound in bytes. 32 MiB costs no throughput: those events are

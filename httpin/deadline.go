@@ -15,8 +15,8 @@ const deadlineGrain = 10 * time.Millisecond
 // whose first bytes arrived in the same deadlineGrain share one context, which
 // its own timer cancels at the deadline. A context of its own per request would
 // arm a runtime timer and stop it again for every event, about 3% of the CPU an
-// event costs end to end (perf profile of cmd/relay-bench, 64 senders); a shared
-// one costs that once per grain. Nothing cancels a shared context early: a
+// event costs end to end (perf profile of bench/cmd/relay-bench, 64 senders);
+// a shared one costs that once per grain. Nothing cancels a shared context early: a
 // request that finishes sooner just stops waiting on it.
 type deadlines struct {
 	timeout time.Duration

@@ -38,8 +38,8 @@ type ServerOptions struct {
 // rather than net/http because HTTP is most of what the relay does per event: on
 // the benchmark machine a net/http server that only reads a body and answers
 // costs about 20 µs of CPU per request, fasthttp about 10 µs (bench/README.md,
-// `go run ./cmd/relay-bench -mode floor`), and the relay's whole pipeline with
-// its Kinesis writer costs less than that difference. The contract is the
+// `go -C bench run ./cmd/relay-bench -mode floor`), and the relay's whole
+// pipeline with its Kinesis writer costs less than that difference. The contract is the
 // Handler's and is the same either way; ops endpoints keep their net/http
 // handlers through fasthttpadaptor.
 //

@@ -13,7 +13,7 @@ import (
 
 // benchSets are the event files of the benchmarks, each with the example config
 // written for its shape. The sample files mix forwarded, dropped and rejected
-// events; bench-forward-1k.json is the one event cmd/relay-bench sends.
+// events; bench-forward-1k.json is the one event bench/cmd/relay-bench sends.
 var benchSets = []struct {
 	name, config, file string
 	lines              bool

@@ -7,7 +7,7 @@ import (
 )
 
 // adminPrefix is the path of the control endpoints, for a server running in
-// another process (see cmd/kinesis-fake). Kinesis itself only serves POST /,
+// another process (see bench/cmd/kinesis-fake). Kinesis itself only serves POST /,
 // so these paths cannot clash with the protocol.
 //
 //	GET  /_kinesistest/stats   counters as JSON (Stats)

@@ -89,7 +89,7 @@ type decision struct {
 
 // decide draws the faults of one call. For writes it also sets the
 // per-record outcome of each entry of recs.
-func (s *Server) decide(f *Faults, write bool, recs []entry) decision {
+func (s *Server) decide(f *Faults, write bool, recs []PutEntry) decision {
 	var d decision
 	if *f == (Faults{}) {
 		return d

@@ -3,8 +3,6 @@ package kinesistest
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,12 +11,9 @@ import (
 	"unicode/utf8"
 )
 
-// errBadBase64 reports a Data member that is not valid base64.
-var errBadBase64 = errors.New("member Data is not valid base64")
-
 // putRecords serves PutRecords, or PutRecord when single is set.
 func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte, single bool) {
-	req := s.reqs.Get().(*putRequest)
+	req := s.reqs.Get().(*PutRequest)
 	defer s.reqs.Put(req)
 	answered := false
 	defer func() {
@@ -26,20 +21,18 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 			s.failedCalls.Add(1)
 		}
 	}()
-	req.streamName, req.streamARN, req.dryRun, req.hasRecords = nil, nil, false, false
-
-	parse := parsePutRecords
-	if single {
-		parse = parsePutRecord
+	*req = PutRequest{Records: req.Records[:0]}
+	decode := s.opts.DecodePut
+	if decode == nil {
+		decode = decodePut
 	}
-	if err := parse(body, req); err != nil {
+	if err := decode(body, single, req); err != nil {
 		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
-	s.received.Add(int64(len(req.records)))
-	if err := s.decodeData(req.records); err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
-		return
+	s.received.Add(int64(len(req.Records)))
+	for i := range req.Records {
+		req.Records[i].fault, req.Records[i].shard = recordOK, 0
 	}
 	st, status, code, msg := s.validatePut(req, single)
 	if status != 0 {
@@ -48,7 +41,7 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 	}
 
 	f := s.faults.Load()
-	d := s.decide(f, true, req.records)
+	d := s.decide(f, true, req.Records)
 	if !s.wait(r.Context(), w, f, d) {
 		return
 	}
@@ -56,14 +49,14 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 		writeError(w, d.status, d.code, faultMessage(d.code, st, st.shardIDs[0], s.opts.AccountID))
 		return
 	}
-	if single && req.records[0].fault == recordNoResult {
+	if single && req.Records[0].fault == recordNoResult {
 		s.failedRecords.Add(1)
 		writeJSON(w, []byte(`{"EncryptionType":"NONE"}`))
 		answered = true
 		return
 	}
-	if single && req.records[0].fault != recordOK {
-		e := &req.records[0]
+	if single && req.Records[0].fault != recordOK {
+		e := &req.Records[0]
 		if e.fault == recordThrottled {
 			code = "ProvisionedThroughputExceededException"
 			status = http.StatusBadRequest
@@ -75,12 +68,12 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 		return
 	}
 
-	base := s.store(st, req.records)
+	base := s.store(st, req.Records)
 	out := s.bufs.Get().(*bytes.Buffer)
 	defer s.bufs.Put(out)
 	out.Reset()
 	if single {
-		e := &req.records[0]
+		e := &req.Records[0]
 		b := append(out.AvailableBuffer(), `{"EncryptionType":"NONE","SequenceNumber":"`...)
 		b = appendSeq(b, base+1)
 		b = append(b, `","ShardId":"`...)
@@ -88,7 +81,7 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 		b = append(b, `"}`...)
 		out.Write(b)
 	} else {
-		s.appendPutRecordsResult(out, st, req.records, base)
+		s.appendPutRecordsResult(out, st, req.Records, base)
 	}
 	if d.drop {
 		abandon() // stored, but the client never learns it
@@ -97,51 +90,9 @@ func (s *Server) putRecords(w http.ResponseWriter, r *http.Request, body []byte,
 	answered = true
 }
 
-// decodeData sets the decoded size of each record's data and, unless the
-// server discards records, the decoded data itself.
-func (s *Server) decodeData(recs []entry) error {
-	for i := range recs {
-		e := &recs[i]
-		if !e.hasData {
-			continue
-		}
-		if s.opts.Discard {
-			n, ok := base64Len(e.data)
-			if !ok {
-				return fmt.Errorf("%w (record %d)", errBadBase64, i)
-			}
-			e.dataSize = n
-			continue
-		}
-		dst := make([]byte, base64.StdEncoding.DecodedLen(len(e.data)))
-		n, err := base64.StdEncoding.Decode(dst, e.data)
-		if err != nil {
-			return fmt.Errorf("%w (record %d)", errBadBase64, i)
-		}
-		e.decoded, e.dataSize = dst[:n], n
-	}
-	return nil
-}
-
-// base64Len returns the decoded length of padded standard base64 text
-// without decoding it; ok is false when the length cannot be valid.
-func base64Len(b []byte) (n int, ok bool) {
-	if len(b)%4 != 0 {
-		return 0, false
-	}
-	n = len(b) / 4 * 3
-	if len(b) > 0 && b[len(b)-1] == '=' {
-		n--
-		if b[len(b)-2] == '=' {
-			n--
-		}
-	}
-	return n, true
-}
-
 // store assigns sequence numbers to the records that did not fail and
 // stores them. It returns the sequence number before the first one.
-func (s *Server) store(st *stream, recs []entry) uint64 {
+func (s *Server) store(st *stream, recs []PutEntry) uint64 {
 	var n, failed uint64
 	for i := range recs {
 		if recs[i].fault == recordOK {
@@ -166,7 +117,7 @@ func (s *Server) store(st *stream, recs []entry) uint64 {
 			continue
 		}
 		seq++
-		sum := sha256.Sum256(e.decoded)
+		sum := sha256.Sum256(e.Data)
 		if _, dup := s.seen[sum]; dup {
 			s.duplicates.Add(1)
 		} else {
@@ -175,9 +126,9 @@ func (s *Server) store(st *stream, recs []entry) uint64 {
 		s.log = append(s.log, Record{
 			Stream:          st.name,
 			ShardID:         st.shardIDs[e.shard],
-			PartitionKey:    string(e.key),
-			ExplicitHashKey: string(e.hashKey),
-			Data:            e.decoded,
+			PartitionKey:    string(e.PartitionKey),
+			ExplicitHashKey: string(e.ExplicitHashKey),
+			Data:            e.Data,
 			SequenceNumber:  string(appendSeq(nil, seq)),
 			Arrival:         now,
 		})
@@ -186,7 +137,7 @@ func (s *Server) store(st *stream, recs []entry) uint64 {
 }
 
 // appendPutRecordsResult writes the PutRecords response body.
-func (s *Server) appendPutRecordsResult(out *bytes.Buffer, st *stream, recs []entry, base uint64) {
+func (s *Server) appendPutRecordsResult(out *bytes.Buffer, st *stream, recs []PutEntry, base uint64) {
 	failed := 0
 	for i := range recs {
 		if recs[i].fault != recordOK {
@@ -266,22 +217,22 @@ func faultMessage(code string, st *stream, shardID, account string) string {
 
 // validatePut checks a write request as Kinesis does and resolves its
 // stream. A non-zero status means the request fails with code and msg.
-func (s *Server) validatePut(req *putRequest, single bool) (st *stream, status int, code, msg string) {
+func (s *Server) validatePut(req *PutRequest, single bool) (st *stream, status int, code, msg string) {
 	var v violations
 	prefix := "records."
 	switch {
 	case single:
 		prefix = ""
-	case !req.hasRecords:
+	case !req.HasRecords:
 		v.add("Value null at 'records' failed to satisfy constraint: Member must not be null")
-	case len(req.records) == 0:
+	case len(req.Records) == 0:
 		v.add("Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1")
-	case len(req.records) > MaxRecordsPerRequest:
+	case len(req.Records) > MaxRecordsPerRequest:
 		v.add(fmt.Sprintf("Value at 'records' failed to satisfy constraint: Member must have length less than or equal to %d", MaxRecordsPerRequest))
 	}
 	total := 0
-	for i := range req.records {
-		e := &req.records[i]
+	for i := range req.Records {
+		e := &req.Records[i]
 		// at names the record in messages, as Coral does (1-based).
 		at := func() string {
 			if single {
@@ -290,23 +241,23 @@ func (s *Server) validatePut(req *putRequest, single bool) (st *stream, status i
 			return prefix + strconv.Itoa(i+1) + ".member."
 		}
 		switch {
-		case !e.hasData:
+		case !e.HasData:
 			v.add("Value null at '" + at() + "data' failed to satisfy constraint: Member must not be null")
-		case e.dataSize > s.opts.MaxRecordBytes:
+		case e.Size > s.opts.MaxRecordBytes:
 			v.add(fmt.Sprintf("Value at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", at(), s.opts.MaxRecordBytes))
 		}
-		switch n := utf8.RuneCount(e.key); {
-		case !e.hasKey:
+		switch n := utf8.RuneCount(e.PartitionKey); {
+		case !e.HasKey:
 			v.add("Value null at '" + at() + "partitionKey' failed to satisfy constraint: Member must not be null")
 		case n < 1:
 			v.add("Value '' at '" + at() + "partitionKey' failed to satisfy constraint: Member must have length greater than or equal to 1")
 		case n > 256:
 			v.add("Value at '" + at() + "partitionKey' failed to satisfy constraint: Member must have length less than or equal to 256")
 		}
-		if e.hasHash && !hashKeyPattern(e.hashKey) {
-			v.add("Value '" + jsonSafe(e.hashKey) + "' at '" + at() + "explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
+		if e.HasHash && !hashKeyPattern(e.ExplicitHashKey) {
+			v.add("Value '" + jsonSafe(e.ExplicitHashKey) + "' at '" + at() + "explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
 		}
-		total += e.dataSize + len(e.key)
+		total += e.Size + len(e.PartitionKey)
 	}
 	if msg := v.message(); msg != "" {
 		return nil, http.StatusBadRequest, "ValidationException", msg
@@ -315,20 +266,20 @@ func (s *Server) validatePut(req *putRequest, single bool) (st *stream, status i
 		return nil, http.StatusBadRequest, "InvalidArgumentException",
 			fmt.Sprintf("Records size exceeds %d MB limit", s.opts.MaxRequestBytes>>20)
 	}
-	st, status, code, msg = s.lookup(req.streamName, req.streamARN)
+	st, status, code, msg = s.lookup(req.StreamName, req.StreamARN)
 	if status != 0 {
 		return nil, status, code, msg
 	}
-	for i := range req.records {
-		e := &req.records[i]
-		shard, ok := st.shardFor(e.key, e.hashKey, e.hasHash)
+	for i := range req.Records {
+		e := &req.Records[i]
+		shard, ok := st.shardFor(e.PartitionKey, e.ExplicitHashKey, e.HasHash)
 		if !ok {
 			return nil, http.StatusBadRequest, "InvalidArgumentException",
-				"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was " + jsonSafe(e.hashKey)
+				"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was " + jsonSafe(e.ExplicitHashKey)
 		}
 		e.shard = shard
 	}
-	if req.dryRun {
+	if req.DryRun {
 		return nil, http.StatusBadRequest, "DryRunOperationException", "The request would have succeeded, but the DryRun parameter was set."
 	}
 	return st, 0, "", ""

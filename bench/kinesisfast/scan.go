@@ -1,4 +1,4 @@
-package kinesistest
+package kinesisfast
 
 import (
 	"bytes"
@@ -7,11 +7,9 @@ import (
 	"fmt"
 )
 
-// The PutRecords body is the hot path of a benchmark: up to 500 records of
-// base64 text. The scanner below reads it in place, without allocating per
-// record and without decoding base64 unless the record is kept. Strings
-// written by the SDK contain no escapes in practice; escaped strings are
-// still handled correctly, on a slower path.
+// The scanner reads a body in place, without allocating per record. Strings
+// written by the SDK contain no escapes in practice; escaped strings are still
+// handled correctly, on a slower path.
 
 // maxDepth bounds nesting when skipping values of unknown members.
 const maxDepth = 64
@@ -238,18 +236,14 @@ func (s *scanner) end() error {
 }
 
 // entry is one record of a PutRecords or PutRecord request, as read from the
-// body. data is the base64 text, not yet decoded.
+// body. data is the base64 text, not decoded.
 type entry struct {
-	data     []byte
-	hasData  bool
-	key      []byte
-	hasKey   bool
-	hashKey  []byte
-	hasHash  bool
-	decoded  []byte // set once data is decoded
-	dataSize int    // decoded length of data
-	fault    uint8  // per-record fault drawn for this record
-	shard    int    // index of the shard the record maps to
+	data    []byte
+	hasData bool
+	key     []byte
+	hasKey  bool
+	hashKey []byte
+	hasHash bool
 }
 
 // putRequest is a decoded PutRecords or PutRecord request.

@@ -1,7 +1,9 @@
 // Command kinesis-fake runs the Kinesis-compatible test server of package
 // internal/kinesistest as a process of its own, so that a benchmark can
 // measure genesys-relay without the endpoint sharing its process, and so
-// that faults can be injected into a running relay.
+// that faults can be injected into a running relay. With -discard (the
+// default) it reads write calls with kinesisfast, in place, and keeps
+// counters only.
 //
 // It prints its URL on the first line of standard output, counters on
 // standard error every -stats interval, and final counters on SIGINT or
@@ -21,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/genesys-relay/genesys-relay/bench/kinesisfast"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 )
 
@@ -55,6 +58,9 @@ func main() {
 	flag.Parse()
 	opts.Streams = strings.Split(streams, ",")
 	opts.Faults = f
+	if opts.Discard {
+		opts.DecodePut = kinesisfast.Decode
+	}
 
 	s := kinesistest.New(opts)
 	fmt.Println(s.URL())

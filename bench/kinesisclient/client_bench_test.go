@@ -1,4 +1,4 @@
-package kinesis
+package kinesisclient
 
 import (
 	"bufio"
@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/genesys-relay/genesys-relay/bench/kinesisfast"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	relaykinesis "github.com/genesys-relay/genesys-relay/kinesis"
 )
 
 // benchServerEnv makes the test binary serve kinesistest instead of testing:
@@ -27,13 +29,16 @@ import (
 const benchServerEnv = "GENESYS_RELAY_KINESIS_BENCH_SERVER"
 
 // TestBenchEndpointProcess is the endpoint process of BenchmarkPutRecordsClient:
-// kinesistest in Discard mode, which answers at once. It prints its URL and
+// kinesistest in Discard mode, reading bodies with kinesisfast, which answers
+// at once. It prints its URL and
 // serves until its standard input closes.
 func TestBenchEndpointProcess(t *testing.T) {
 	if os.Getenv(benchServerEnv) != "1" {
 		t.Skip("runs only as the endpoint of BenchmarkPutRecordsClient")
 	}
-	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}, ShardsPerStream: 4, Discard: true})
+	srv := kinesistest.New(kinesistest.Options{
+		Streams: []string{"events"}, ShardsPerStream: 4, Discard: true, DecodePut: kinesisfast.Decode,
+	})
 	fmt.Println(srv.URL())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	srv.Close()
@@ -99,11 +104,11 @@ func BenchmarkPutRecordsClient(b *testing.B) {
 	} {
 		b.Setenv(k, v)
 	}
-	sdk, err := NewClient(context.Background(), "", url)
+	sdk, err := relaykinesis.NewClient(context.Background(), "", url)
 	if err != nil {
 		b.Fatal(err)
 	}
-	direct, err := NewDirect(sdk)
+	direct, err := relaykinesis.NewDirect(sdk)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,7 +125,7 @@ func BenchmarkPutRecordsClient(b *testing.B) {
 
 	for _, c := range []struct {
 		name string
-		api  PutRecordsAPI
+		api  relaykinesis.PutRecordsAPI
 	}{{"sdk", sdk}, {"direct", direct}} {
 		call := func(b *testing.B) {
 			out, err := c.api.PutRecords(context.Background(), in)

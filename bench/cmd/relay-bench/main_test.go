@@ -14,7 +14,7 @@ import (
 )
 
 func TestRelayConfig(t *testing.T) {
-	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	repo, err := findRepo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +34,34 @@ func TestRelayConfig(t *testing.T) {
 	}
 	if len(cfg.Tests) != 0 || len(cfg.Filter.Rules) != 5 {
 		t.Errorf("%d tests, %d rules; want the example's rules without its tests", len(cfg.Tests), len(cfg.Filter.Rules))
+	}
+}
+
+// TestFindRepo: from bench/'s own module, the repository is the directory of
+// the product's go.mod, the one holding cmd/genesys-relay.
+func TestFindRepo(t *testing.T) {
+	repo, err := findRepo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo != want {
+		t.Fatalf("findRepo() = %s, want %s", repo, want)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "cmd", "genesys-relay", "main.go")); err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]string{
+		"// c\nmodule github.com/genesys-relay/genesys-relay\n\ngo 1.26\n": productModule,
+		"module \"github.com/genesys-relay/genesys-relay/bench\"\n":        productModule + "/bench",
+		"go 1.26\n": "",
+	} {
+		if got := modulePath([]byte(text)); got != want {
+			t.Errorf("modulePath(%q) = %q, want %q", text, got, want)
+		}
 	}
 }
 

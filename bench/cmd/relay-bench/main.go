@@ -3,8 +3,8 @@
 // counted.
 //
 // It builds the relay (or takes -relay), starts a fast Kinesis-compatible
-// endpoint in its own process (internal/kinesistest in Discard mode, with an
-// optional -kinesis-latency), writes a config from examples/relay.yaml pointing
+// endpoint in this process (internal/kinesistest in Discard mode, reading
+// bodies with kinesisfast, with an optional -kinesis-latency), writes a config from examples/relay.yaml pointing
 // at it, starts the relay as a child process, waits for /readyz, and drives it
 // with -c concurrent senders, each sending one event and waiting for the answer
 // as EventBridge does, for -d after a -warmup. It prints events/s, latency
@@ -20,7 +20,10 @@
 //	go run ./cmd/relay-bench -tls -new-conn       # HTTPS, a new connection per request (resuming TLS sessions)
 //	go run ./cmd/relay-bench -mode idle -tls -idle-conns 10000 # peak RSS holding 10,000 idle TLS connections
 //
-// Run it from the repository (it finds go.mod upwards) or give -repo.
+// It is a command of the bench module: run it from bench/, or from the
+// repository's root as go -C bench run ./cmd/relay-bench. It finds the
+// repository upwards (the go.mod of the product's module, past bench/go.mod),
+// or give -repo.
 package main
 
 import (
@@ -80,7 +83,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.mode, "mode", "relay", "relay: measure genesys-relay; floor: measure trivial HTTP servers (read the body; read and json.Valid; with net/http, fasthttp, nbio's nbhttp with handlers on a goroutine pool, then on its pollers); shapes: the relay's CPU and peak RSS for each pathological JSON shape of internal/shapes, alone and from -c senders at once")
 	flag.StringVar(&o.relayBin, "relay", "", "relay binary (default: go build ./cmd/genesys-relay into a temporary directory)")
-	flag.StringVar(&o.repo, "repo", "", "repository root (default: the directory holding go.mod, upwards from the working directory)")
+	flag.StringVar(&o.repo, "repo", "", "repository root (default: the directory holding the go.mod of module "+productModule+", upwards from the working directory)")
 	flag.StringVar(&o.config, "config", "examples/relay.yaml", "config whose filter, partition_key and enrich the relay runs (relative to -repo)")
 	flag.StringVar(&o.event, "event", "testdata/bench-forward-1k.json", "the event every request sends (relative to -repo)")
 	flag.StringVar(&o.events, "events", "", "JSON Lines file of events to send in turn instead of -event (e.g. testdata/seed-events.jsonl)")
@@ -185,22 +188,37 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// findRepo returns the nearest directory upwards holding go.mod.
+// productModule is the module path of the repository's root go.mod: the
+// repository is the directory holding it, not bench/'s own module.
+const productModule = "github.com/genesys-relay/genesys-relay"
+
+// findRepo returns the nearest directory upwards from the working directory
+// whose go.mod declares productModule.
 func findRepo() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modulePath(b) == productModule {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod in the working directory or above; run from the repository or give -repo")
+			return "", fmt.Errorf("no go.mod of module %s in the working directory or above; run from the repository or give -repo", productModule)
 		}
 		dir = parent
 	}
+}
+
+// modulePath returns the path of the module directive of go.mod text, or "".
+func modulePath(gomod []byte) string {
+	for line := range strings.Lines(string(gomod)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`)
+		}
+	}
+	return ""
 }
 
 func (o options) path(p string) string {

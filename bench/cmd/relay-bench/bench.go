@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/genesys-relay/genesys-relay/bench/kinesisfast"
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
@@ -21,12 +22,14 @@ import (
 const benchStream = "bench"
 
 // newKinesis starts the Kinesis-compatible endpoint in this process: it keeps
-// counters only, so it costs little of the CPU the relay shares with it.
+// counters only and reads bodies with kinesisfast, so it costs little of the
+// CPU the relay shares with it.
 func newKinesis(o options) *kinesistest.Server {
 	return kinesistest.New(kinesistest.Options{
-		Streams: []string{benchStream},
-		Discard: true,
-		Faults:  kinesistest.Faults{Latency: o.kinesisLatency},
+		Streams:   []string{benchStream},
+		Discard:   true,
+		DecodePut: kinesisfast.Decode,
+		Faults:    kinesistest.Faults{Latency: o.kinesisLatency},
 	})
 }
 
