@@ -29,7 +29,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // bothClients returns the SDK client built by NewClient for endpoint and the
@@ -578,9 +578,9 @@ func TestDirectConcurrentCalls(t *testing.T) {
 // and reads the records back with the SDK: data byte for byte, partition keys
 // that need escaping, by stream name and by ARN.
 func TestDirectAgainstEmulator(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	admin := testenv.KinesisClient(endpoint)
-	stream := testenv.NewStream(t, admin, 2)
+	endpoint := testx.KinesisEndpoint(t)
+	admin := testx.KinesisClient(endpoint)
+	stream := testx.NewStream(t, admin, 2)
 	sdk, err := NewClient(context.Background(), "us-east-1", endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -622,7 +622,7 @@ func TestDirectAgainstEmulator(t *testing.T) {
 	byARN := []types.PutRecordsRequestEntry{{Data: []byte("by ARN \x00\xff"), PartitionKey: aws.String("arn-key/ü")}}
 	put(&kinesis.PutRecordsInput{StreamARN: desc.StreamDescriptionSummary.StreamARN, Records: byARN})
 
-	got, err := testenv.ReadAll(ctx, admin, stream)
+	got, err := testx.ReadAll(ctx, admin, stream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 func readLines(t testing.TB, path string) [][]byte {
@@ -74,9 +74,9 @@ func post(t testing.TB, client *http.Client, url string, body []byte) answer {
 // exactly the forwarded events arrived, once each, with the seed's partition keys and
 // the received detail bytes verbatim.
 func TestServeToKinesisLocal(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	kc := testenv.KinesisClient(endpoint)
-	stream := testenv.NewStream(t, kc, 2)
+	endpoint := testx.KinesisEndpoint(t)
+	kc := testx.KinesisClient(endpoint)
+	stream := testx.NewStream(t, kc, 2)
 
 	cfg := exampleConfig(t, "relay.yaml")
 	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = stream, endpoint, "us-east-1"
@@ -141,7 +141,7 @@ func TestServeToKinesisLocal(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	recs, err := testenv.ReadAll(ctx, kc, stream)
+	recs, err := testx.ReadAll(ctx, kc, stream)
 	if err != nil {
 		t.Fatal(err)
 	}

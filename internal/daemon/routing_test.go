@@ -18,7 +18,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/sqsin"
 )
 
@@ -114,9 +114,9 @@ routes:
 // and checks that each holds exactly the events its routes select, once each,
 // with the route's partition key.
 func TestRoutingToKinesisLocal(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	kc := testenv.KinesisClient(endpoint)
-	conv, pres, arch := testenv.NewStream(t, kc, 2), testenv.NewStream(t, kc, 1), testenv.NewStream(t, kc, 2)
+	endpoint := testx.KinesisEndpoint(t)
+	kc := testx.KinesisClient(endpoint)
+	conv, pres, arch := testx.NewStream(t, kc, 2), testx.NewStream(t, kc, 1), testx.NewStream(t, kc, 2)
 	cfg := writeConfig(t, fmt.Sprintf(threeStreams, endpoint, conv, pres, arch))
 	d := daemontest.Start(t, daemon.Options{Config: cfg})
 
@@ -159,7 +159,7 @@ func TestRoutingToKinesisLocal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, stream := range []string{conv, pres, arch} {
-		recs, err := testenv.ReadAll(ctx, kc, stream)
+		recs, err := testx.ReadAll(ctx, kc, stream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -383,7 +383,7 @@ func (s *syncBuffer) String() string {
 // TestRoutingFromSQS: the SQS input routes the same way: each message's event
 // lands in the streams its routes name, and the message is deleted only then.
 func TestRoutingFromSQS(t *testing.T) {
-	endpoint := testenv.SQSEndpoint(t)
+	endpoint := testx.SQSEndpoint(t)
 	qc, err := sqsin.NewClient(context.Background(), "us-east-1", endpoint)
 	if err != nil {
 		t.Fatal(err)

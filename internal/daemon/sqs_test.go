@@ -18,7 +18,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/sqsin"
 )
 
@@ -122,7 +122,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // dropped ones are deleted; once Kinesis recovers the redelivered messages are
 // written; then 5,000 messages go through with nothing lost or duplicated.
 func TestSQSToKinesis(t *testing.T) {
-	endpoint := testenv.SQSEndpoint(t)
+	endpoint := testx.SQSEndpoint(t)
 	qc, err := sqsin.NewClient(context.Background(), "us-east-1", endpoint)
 	if err != nil {
 		t.Fatal(err)
