@@ -24,7 +24,6 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
 	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/sqsin"
 )
@@ -199,7 +198,7 @@ func TestQueriedMetricsExist(t *testing.T) {
 	}
 
 	d := startRelay(t)
-	reg := promtest.Scrape(t, d.Metrics+"/metrics")
+	reg := testx.Scrape(t, d.Metrics+"/metrics")
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

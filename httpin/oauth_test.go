@@ -14,8 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
 	"github.com/genesys-relay/genesys-relay/internal/testjwks"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 const testAudience = "genesys-relay"
@@ -291,6 +291,6 @@ func TestBearerAuth(t *testing.T) {
 
 func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	v, _ := promtest.Value(t, reg, name, labels...)
+	v, _ := testx.Lookup(t, reg, name, labels...)
 	return v
 }

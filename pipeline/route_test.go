@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // routingConfig sends conversation events to one output, presence events to
@@ -227,7 +227,7 @@ func TestRelayRoutesToEachOutput(t *testing.T) {
 		{"genesys_relay_output_records_total", "output", "archive", "outcome", "permanent"},
 		{"genesys_relay_events_dropped_total", "reason", "no_route"},
 	} {
-		if v, ok := promtest.Value(t, reg, l[0], l[1:]...); !ok || v != 0 {
+		if v, ok := testx.Lookup(t, reg, l[0], l[1:]...); !ok || v != 0 {
 			t.Errorf("%v: %v %v, want a series at 0", l, v, ok)
 		}
 	}
@@ -264,7 +264,7 @@ func TestRelayRoutesToEachOutput(t *testing.T) {
 		{[]string{"genesys_relay_events_forwarded_total", "input", "http"}, 3},
 		{[]string{"genesys_relay_events_dropped_total", "reason", "not_queue_topic"}, 1},
 	} {
-		if v, _ := promtest.Value(t, reg, c.labels[0], c.labels[1:]...); v != c.want {
+		if v, _ := testx.Lookup(t, reg, c.labels[0], c.labels[1:]...); v != c.want {
 			t.Errorf("%v = %v, want %v", c.labels, v, c.want)
 		}
 	}
@@ -306,7 +306,7 @@ func TestRelayAnyOutputFails(t *testing.T) {
 			if res.Decision != relay.Forward || res.Record.PartitionKey != "c-1" {
 				t.Errorf("result %+v", res)
 			}
-			fwd, _ := promtest.Value(t, reg, "genesys_relay_events_forwarded_total", "input", "sqs")
+			fwd, _ := testx.Lookup(t, reg, "genesys_relay_events_forwarded_total", "input", "sqs")
 			if tc.wantErr == (fwd == 1) {
 				t.Errorf("forwarded = %v with error %v", fwd, err)
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 	"github.com/genesys-relay/genesys-relay/internal/logx"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // logBuffer collects a daemon's JSON log lines.
@@ -112,7 +112,7 @@ func TestKnownSeriesAtStart(t *testing.T) {
 				cfg.MetricsListen = "127.0.0.1:0"
 			}
 			d := daemontest.Start(t, daemon.Options{Config: cfg})
-			reg := promtest.Scrape(t, d.Metrics+"/metrics")
+			reg := testx.Scrape(t, d.Metrics+"/metrics")
 			want := [][]string{
 				{"genesys_relay_config_reloads_total", "result", "ok"},
 				{"genesys_relay_config_reloads_total", "result", "error"},
@@ -125,7 +125,7 @@ func TestKnownSeriesAtStart(t *testing.T) {
 				want = append(want, []string{"genesys_relay_http_requests_total", "code", code})
 			}
 			for _, w := range want {
-				if v, ok := promtest.Value(t, reg, w[0], w[1], w[2]); !ok || v != 0 {
+				if v, ok := testx.Lookup(t, reg, w[0], w[1], w[2]); !ok || v != 0 {
 					t.Errorf("%s{%s=%q} = %v (present: %v); want 0 at start-up", w[0], w[1], w[2], v, ok)
 				}
 			}
@@ -138,8 +138,8 @@ func TestKnownSeriesAtStart(t *testing.T) {
 			if resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("GET /nope: %s", resp.Status)
 			}
-			reg = promtest.Scrape(t, d.Metrics+"/metrics")
-			if v, _ := promtest.Value(t, reg, "genesys_relay_http_requests_total", "code", "404"); v != 1 {
+			reg = testx.Scrape(t, d.Metrics+"/metrics")
+			if v, _ := testx.Lookup(t, reg, "genesys_relay_http_requests_total", "code", "404"); v != 1 {
 				t.Errorf("http_requests_total{code=\"404\"} = %v after GET /nope; want 1", v)
 			}
 		})
@@ -236,7 +236,7 @@ func TestOutageWarningsRateLimited(t *testing.T) {
 	if unavailable.Load() != 100 {
 		t.Fatalf("%d of 100 events answered 503 during the outage", unavailable.Load())
 	}
-	failed, _ := promtest.Value(t, reg, "genesys_relay_kinesis_put_records_calls_total", "outcome", "error")
+	failed, _ := testx.Lookup(t, reg, "genesys_relay_kinesis_put_records_calls_total", "outcome", "error")
 	lines := logs.find(t, "kinesis: PutRecords failed, retrying", false)
 	counted := 0.0
 	for _, l := range lines {

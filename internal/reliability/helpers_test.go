@@ -26,7 +26,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // streamName is the stream of examples/relay.yaml, which every test uses.
@@ -410,7 +410,7 @@ func summarize(calls []putCall) sendings {
 // include the given name=value pairs; 0 when there is none.
 func metricValue(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	v, _ := promtest.Value(t, reg, name, labels...)
+	v, _ := testx.Lookup(t, reg, name, labels...)
 	return v
 }
 
