@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/genesys-relay/genesys-relay"
 )
@@ -210,13 +211,12 @@ genesys_relay_partition_key_fallbacks_total 1
 genesys_relay_rule_errors_total{rule="need_code"} 0
 genesys_relay_rule_errors_total{rule="score"} 1
 `
-	got := gatherText(t, reg, "genesys_relay_events_dropped_total", "genesys_relay_events_forwarded_total",
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "genesys_relay_events_dropped_total", "genesys_relay_events_forwarded_total",
 		"genesys_relay_events_received_total", "genesys_relay_events_rejected_total",
-		"genesys_relay_partition_key_fallbacks_total", "genesys_relay_rule_errors_total")
-	if got != strings.TrimPrefix(want, "\n") {
-		t.Fatalf("metrics\n%s\nwant\n%s", got, want)
+		"genesys_relay_partition_key_fallbacks_total", "genesys_relay_rule_errors_total"); err != nil {
+		t.Fatalf("metrics: %v", err)
 	}
-	if n := len(collect(t, r.m.duration)); n != 2 {
+	if n := testutil.CollectAndCount(r.m.duration); n != 2 {
 		t.Errorf("duration series = %d, want 2 (drop and forward)", n)
 	}
 }
@@ -308,7 +308,7 @@ func checkCounters(t *testing.T, r *Relay, want map[string]float64) {
 		default:
 			t.Fatalf("unknown metric %s", name)
 		}
-		if got := metricValue(t, c); got != w {
+		if got := testutil.ToFloat64(c); got != w {
 			t.Errorf("%s = %v, want %v", key, got, w)
 		}
 	}

@@ -1,13 +1,11 @@
 package daemon_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,23 +17,6 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-func readLines(t testing.TB, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
-			out = append(out, append([]byte(nil), l...))
-		}
-	}
-	return out
-}
 
 func exampleConfig(t testing.TB, name string) *config.Config {
 	t.Helper()
@@ -82,8 +63,8 @@ func TestServeToKinesisLocal(t *testing.T) {
 	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = stream, endpoint, "us-east-1"
 	d := daemontest.Start(t, daemon.Options{Config: cfg})
 
-	events := readLines(t, "../../testdata/seed-events.jsonl")
-	expected := readLines(t, "../../testdata/seed-expected.jsonl")
+	events := testx.ReadLines(t, "../../testdata/seed-events.jsonl")
+	expected := testx.ReadLines(t, "../../testdata/seed-expected.jsonl")
 	type want struct {
 		ID, Decision string
 		Reason       *string
