@@ -22,6 +22,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/pipeline"
 )
 
@@ -148,22 +149,6 @@ func (r response) check(t *testing.T, status int, body string) {
 	}
 }
 
-// fakeSink accepts records or fails with err.
-type fakeSink struct {
-	mu   sync.Mutex
-	recs []relay.Record
-	err  error
-}
-
-func (s *fakeSink) Put(_ context.Context, rec relay.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, rec)
-	return s.err
-}
-
-func (s *fakeSink) Close(context.Context) error { return nil }
-
 // examplePipeline is the real pipeline with the shipped seed example.
 func examplePipeline(t *testing.T, sink relay.Sink) relay.Handler {
 	t.Helper()
@@ -235,14 +220,14 @@ func TestContract(t *testing.T) {
 			`{"error":"record of 1048577 bytes exceeds kinesis.max_record_bytes: permanent failure"}` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &fakeSink{err: tc.sinkErr}
+			sink := &testx.Sink{Err: tc.sinkErr}
 			srv, _ := serve(t, examplePipeline(t, sink), defaultOptions())
 			resp := post(t, srv.URL, tc.body)
 			resp.check(t, tc.status, tc.want)
 			if tc.status == 503 && resp.header.Get("Retry-After") != "1" {
 				t.Errorf("503 without Retry-After: %v", resp.header)
 			}
-			if n := len(sink.recs); (tc.status == 200 && strings.Contains(tc.want, "forwarded") || tc.sinkErr != nil) != (n == 1) {
+			if n := len(sink.Records()); (tc.status == 200 && strings.Contains(tc.want, "forwarded") || tc.sinkErr != nil) != (n == 1) {
 				t.Errorf("sink got %d records", n)
 			}
 		})

@@ -211,7 +211,7 @@ func (f sinkFunc) Put(_ context.Context, rec relay.Record) error { return f(rec)
 func (sinkFunc) Close(context.Context) error                     { return nil }
 
 func TestRelayRoutesToEachOutput(t *testing.T) {
-	sinks := map[string]*fakeSink{"conversations": {}, "presence": {}, "archive": {}}
+	sinks := map[string]*testx.Sink{"conversations": {}, "presence": {}, "archive": {}}
 	reg := prometheus.NewRegistry()
 	r, err := NewRelayTo(newProcessor(t, routingConfig), map[string]relay.Sink{
 		"conversations": sinks["conversations"], "presence": sinks["presence"], "archive": sinks["archive"],
@@ -238,9 +238,9 @@ func TestRelayRoutesToEachOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keys := func(s *fakeSink) string {
+	keys := func(s *testx.Sink) string {
 		var ks []string
-		for _, rec := range s.puts() {
+		for _, rec := range s.Records() {
 			ks = append(ks, rec.PartitionKey)
 		}
 		return strings.Join(ks, " ")
@@ -362,7 +362,7 @@ func TestRelayWaitsForEveryOutput(t *testing.T) {
 func TestRelaySwapNeedsTheOutputs(t *testing.T) {
 	old := newProcessor(t, routingConfig)
 	r, err := NewRelayTo(old, map[string]relay.Sink{
-		"conversations": &fakeSink{}, "presence": &fakeSink{}, "archive": &fakeSink{},
+		"conversations": &testx.Sink{}, "presence": &testx.Sink{}, "archive": &testx.Sink{},
 	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func TestRelaySwapNeedsTheOutputs(t *testing.T) {
 }
 
 func TestNewRelayToMissingOutput(t *testing.T) {
-	_, err := NewRelayTo(newProcessor(t, routingConfig), map[string]relay.Sink{"conversations": &fakeSink{}}, nil, nil)
+	_, err := NewRelayTo(newProcessor(t, routingConfig), map[string]relay.Sink{"conversations": &testx.Sink{}}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), `output "presence"`) {
 		t.Fatalf("err %v, want one naming the missing output", err)
 	}
