@@ -24,8 +24,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/sqsin"
 )
 
@@ -199,7 +198,7 @@ func TestQueriedMetricsExist(t *testing.T) {
 	}
 
 	d := startRelay(t)
-	reg := promtest.Scrape(t, d.Metrics+"/metrics")
+	reg := testx.Scrape(t, d.Metrics+"/metrics")
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +231,7 @@ func TestQueriedMetricsExist(t *testing.T) {
 // test server and consuming a fresh queue on the SQS emulator.
 func startRelay(t *testing.T) *daemontest.Running {
 	t.Helper()
-	sqsEndpoint := testenv.SQSEndpoint(t)
+	sqsEndpoint := testx.SQSEndpoint(t)
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

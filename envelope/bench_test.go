@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkDecode(b *testing.B) {
 		{"genesys", "genesys-conversations.yaml", "genesys-events.jsonl"},
 		{"forward-1k", "relay.yaml", "bench-forward-1k.json"},
 	} {
-		events := readLines(b, filepath.Join("..", "testdata", set.file))
+		events := testx.ReadLines(b, filepath.Join("..", "testdata", set.file))
 		size := 0
 		for _, e := range events {
 			size += len(e)

@@ -1,9 +1,6 @@
 package envelope
 
 import (
-	"bufio"
-	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -32,28 +29,6 @@ func decodeDetail(raw []byte) (*Envelope, traits.Mapper, error) {
 func envelopeJSON(id, detail string) []byte {
 	return []byte(`{"version":"0","id":"` + id + `","detail-type":"Genesys Cloud Interaction Event","source":"genesys.cloud",` +
 		`"account":"123456789012","time":"2026-11-27T12:00:00Z","region":"eu-west-1","resources":[],"detail":` + detail + `}`)
-}
-
-// readLines returns the non-empty lines of a JSON Lines file.
-func readLines(t testing.TB, path string) [][]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			out = append(out, append([]byte(nil), line...))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // exampleAccess is what the rules of an example config read.

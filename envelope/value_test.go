@@ -18,6 +18,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/jsonx"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/rules"
 )
 
@@ -295,7 +296,7 @@ func valueEvents(t testing.TB) [][]byte {
 			events = append(events, b)
 			continue
 		}
-		events = append(events, readLines(t, f)...)
+		events = append(events, testx.ReadLines(t, f)...)
 	}
 	for i, d := range valueDetails {
 		events = append(events, envelopeJSON(fmt.Sprintf("e-%d", i), d))

@@ -10,33 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/httpin"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-// lockedBuffer is a bytes.Buffer the server's goroutines can log into.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) take() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := bytes.Clone(b.b.Bytes())
-	b.b.Reset()
-	return out
-}
 
 // dropAll answers every event: dropped.
 type dropAll struct{}
@@ -55,7 +35,7 @@ const rawSecret = "k-7d41e0b9c3"
 // contract; neither the answers nor the server's logs (debug level) hold the
 // key. The handler answers every event it gets.
 func FuzzRawRequest(f *testing.F) {
-	logs := &lockedBuffer{}
+	logs := &testx.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := httpin.New(dropAll{}, httpin.Options{
 		MaxBodyBytes:     4 << 10,
@@ -135,7 +115,7 @@ func FuzzRawRequest(f *testing.F) {
 				t.Fatalf("answer %d %q (%s) is not a JSON object", resp.StatusCode, body, resp.Header.Get("Content-Type"))
 			}
 		}
-		if l := logs.take(); bytes.Contains(l, []byte(rawSecret)) {
+		if l := logs.Take(); bytes.Contains(l, []byte(rawSecret)) {
 			t.Fatalf("logs hold the API key: %s", l)
 		}
 	})

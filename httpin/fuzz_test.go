@@ -2,7 +2,6 @@ package httpin_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -19,24 +17,9 @@ import (
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/httpin"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/pipeline"
 )
-
-// fuzzSink records what reaches it and answers as the fuzzer chooses.
-type fuzzSink struct {
-	mu   sync.Mutex
-	recs []relay.Record
-	err  error
-}
-
-func (s *fuzzSink) Put(_ context.Context, rec relay.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, rec)
-	return s.err
-}
-
-func (s *fuzzSink) Close(context.Context) error { return nil }
 
 const (
 	fuzzKey      = "fuzz-key"
@@ -62,7 +45,7 @@ func FuzzHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	sink := &fuzzSink{}
+	sink := &testx.Sink{}
 	h := httpin.New(pipeline.NewRelay(proc, sink, nil, nil).Input("http"), httpin.Options{
 		MaxBodyBytes:   fuzzMaxBody,
 		RequestTimeout: time.Second,
@@ -111,9 +94,7 @@ func FuzzHandler(f *testing.F) {
 		case 3:
 			req.Header.Set("X-Api-Key", fuzzKey+"x")
 		}
-		sink.mu.Lock()
-		sink.recs, sink.err = nil, sinkErr
-		sink.mu.Unlock()
+		sink.Reset(sinkErr)
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -123,9 +104,7 @@ func FuzzHandler(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sink.mu.Lock()
-		recs := sink.recs
-		sink.mu.Unlock()
+		recs := sink.Records()
 
 		code := resp.StatusCode
 		var m map[string]any

@@ -18,10 +18,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/pipeline"
 )
 
@@ -148,22 +149,6 @@ func (r response) check(t *testing.T, status int, body string) {
 	}
 }
 
-// fakeSink accepts records or fails with err.
-type fakeSink struct {
-	mu   sync.Mutex
-	recs []relay.Record
-	err  error
-}
-
-func (s *fakeSink) Put(_ context.Context, rec relay.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, rec)
-	return s.err
-}
-
-func (s *fakeSink) Close(context.Context) error { return nil }
-
 // examplePipeline is the real pipeline with the shipped seed example.
 func examplePipeline(t *testing.T, sink relay.Sink) relay.Handler {
 	t.Helper()
@@ -235,14 +220,14 @@ func TestContract(t *testing.T) {
 			`{"error":"record of 1048577 bytes exceeds kinesis.max_record_bytes: permanent failure"}` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &fakeSink{err: tc.sinkErr}
+			sink := &testx.Sink{Err: tc.sinkErr}
 			srv, _ := serve(t, examplePipeline(t, sink), defaultOptions())
 			resp := post(t, srv.URL, tc.body)
 			resp.check(t, tc.status, tc.want)
 			if tc.status == 503 && resp.header.Get("Retry-After") != "1" {
 				t.Errorf("503 without Retry-After: %v", resp.header)
 			}
-			if n := len(sink.recs); (tc.status == 200 && strings.Contains(tc.want, "forwarded") || tc.sinkErr != nil) != (n == 1) {
+			if n := len(sink.Records()); (tc.status == 200 && strings.Contains(tc.want, "forwarded") || tc.sinkErr != nil) != (n == 1) {
 				t.Errorf("sink got %d records", n)
 			}
 		})
@@ -531,7 +516,7 @@ func TestBackpressure(t *testing.T) {
 		}
 	}
 	post(t, srv.URL, "fast").check(t, 200, `{"status":"forwarded","partition_key":"9f1c2d3e4f5a6b7c"}`+"\n")
-	if got := counter(t, hd, "429"); got != 6 {
+	if got := testutil.ToFloat64(hd.reqs.WithLabelValues("429")); got != 6 {
 		t.Errorf("requests_total{code=429} = %v, want 6", got)
 	}
 }
@@ -610,7 +595,7 @@ func TestRequestMetrics(t *testing.T) {
 	do(t, http.MethodPost, srv.URL, strings.NewReader("{}"), nil)
 	do(t, http.MethodGet, srv.URL, nil, key)
 	for code, want := range map[string]float64{"200": 2, "401": 1, "405": 1, "400": 0, "413": 0, "429": 0, "503": 0} {
-		if got := counter(t, hd, code); got != want {
+		if got := testutil.ToFloat64(hd.reqs.WithLabelValues(code)); got != want {
 			t.Errorf("requests_total{code=%s} = %v, want %v", code, got, want)
 		}
 	}
@@ -625,15 +610,6 @@ func TestRequestMetrics(t *testing.T) {
 		mfs[2].GetName() != "genesys_relay_panics_total" || len(mfs[2].Metric) != 1 {
 		t.Fatalf("registered %v", mfs)
 	}
-}
-
-func counter(t *testing.T, hd *Handler, code string) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := hd.reqs.WithLabelValues(code).Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 // TestRefusedChunkedBodyCloses: a chunked body over the limit gets 413 with
@@ -743,7 +719,7 @@ func TestMaxInFlightBytes(t *testing.T) {
 	if n := hd.inFlightBytes.Load(); n != 0 {
 		t.Errorf("%d bytes still in flight after every request was answered", n)
 	}
-	if got := counter(t, hd, "429"); got != 3 {
+	if got := testutil.ToFloat64(hd.reqs.WithLabelValues("429")); got != 3 {
 		t.Errorf("requests_total{code=429} = %v, want 3", got)
 	}
 }

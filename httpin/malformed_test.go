@@ -2,41 +2,23 @@ package httpin
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to log into.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // debugServer starts a Server whose handler and server log at debug level into
 // the returned buffer, with other on every path but "/".
-func debugServer(t *testing.T, h *countingHandler, opts Options, other http.Handler) (string, *Handler, *syncBuffer) {
+func debugServer(t *testing.T, h *countingHandler, opts Options, other http.Handler) (string, *Handler, *testx.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testx.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Logger = log
 	hd := New(h, opts)

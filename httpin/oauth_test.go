@@ -14,8 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
 	"github.com/genesys-relay/genesys-relay/internal/testjwks"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 const testAudience = "genesys-relay"
@@ -124,7 +124,7 @@ func TestOAuthRefusals(t *testing.T) {
 	}
 	for _, tc := range refuse {
 		t.Run(tc.name, func(t *testing.T) {
-			before := metric(t, reg, "genesys_relay_http_oauth_rejected_total", "reason", tc.reason)
+			before := testx.Value(t, reg, "genesys_relay_http_oauth_rejected_total", "reason", tc.reason)
 			err := a.Verify([]byte(tc.token))
 			if err == nil {
 				t.Fatal("accepted")
@@ -132,7 +132,7 @@ func TestOAuthRefusals(t *testing.T) {
 			if tc.token != "" && strings.Contains(err.Error(), tc.token) {
 				t.Errorf("the error contains the token: %v", err)
 			}
-			if after := metric(t, reg, "genesys_relay_http_oauth_rejected_total", "reason", tc.reason); after != before+1 {
+			if after := testx.Value(t, reg, "genesys_relay_http_oauth_rejected_total", "reason", tc.reason); after != before+1 {
 				t.Errorf("rejected{reason=%q} went %v → %v (%v)", tc.reason, before, after, err)
 			}
 		})
@@ -217,11 +217,7 @@ func TestOAuthIssuerDown(t *testing.T) {
 	a := newTestOAuth(t, iss, nil, func(o *OAuthOptions) { o.RefreshInterval = 20 * time.Millisecond })
 	iss.SetDown(true)
 	start := iss.Fetches()
-	deadline := time.Now().Add(30 * time.Second)
-	for iss.Fetches() < start+3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if iss.Fetches() < start+3 {
+	if !testx.Eventually(30*time.Second, func() bool { return iss.Fetches() >= start+3 }) {
 		t.Fatal("no refresh attempted while the issuer is down")
 	}
 	if err := a.Verify([]byte(iss.Token(t, kid, claims()))); err != nil {
@@ -236,12 +232,7 @@ func TestOAuthIssuerDown(t *testing.T) {
 	}
 	iss.SetDown(false)
 	var err error
-	for time.Now().Before(deadline) {
-		if err = b.Verify([]byte(iss.Token(t, kid, claims()))); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testx.Eventually(30*time.Second, func() bool { err = b.Verify([]byte(iss.Token(t, kid, claims()))); return err == nil })
 	if err != nil {
 		t.Errorf("after the issuer came back: %v", err)
 	}
@@ -287,10 +278,4 @@ func TestBearerAuth(t *testing.T) {
 	if n := h.calls.Load(); n != 3 {
 		t.Errorf("handler called %d times, want 3", n)
 	}
-}
-
-func metric(t *testing.T, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	v, _ := promtest.Value(t, reg, name, labels...)
-	return v
 }

@@ -11,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 //go:noinline
@@ -38,7 +40,7 @@ func TestPanicRecovered(t *testing.T) {
 		return forwarded, nil
 	})
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := &testx.Buffer{}
 	opts := defaultOptions()
 	opts.Registerer = reg
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -60,10 +62,10 @@ func TestPanicRecovered(t *testing.T) {
 	// An ops handler's panic too, with its own stack.
 	do(t, http.MethodGet, url+"healthz", nil, nil).check(t, 500, `{"error":"internal error"}`+"\n")
 
-	if got := panicsTotal(t, reg); got != 6 {
+	if got := testx.Value(t, reg, "genesys_relay_panics_total", "input", "http"); got != 6 {
 		t.Errorf(`genesys_relay_panics_total{input="http"} = %v, want 6`, got)
 	}
-	if got := counter(t, hd, "500"); got != 5 {
+	if got := testutil.ToFloat64(hd.reqs.WithLabelValues("500")); got != 5 {
 		t.Errorf("requests_total{code=500} = %v, want 5", got)
 	}
 	if n := hd.inFlight.Load(); n != 0 {
@@ -91,28 +93,7 @@ func TestPanicRecovered(t *testing.T) {
 	// Another input on the same registry shares the metric rather than
 	// failing to register it.
 	panicCounter(reg, "sqs").Inc()
-	if got := panicsTotal(t, reg); got != 6 {
+	if got := testx.Value(t, reg, "genesys_relay_panics_total", "input", "http"); got != 6 {
 		t.Errorf(`genesys_relay_panics_total{input="http"} = %v after another input's panic, want 6`, got)
 	}
-}
-
-// panicsTotal reads genesys_relay_panics_total{input="http"} from reg.
-func panicsTotal(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "genesys_relay_panics_total" {
-			continue
-		}
-		for _, m := range mf.Metric {
-			if len(m.Label) == 1 && m.Label[0].GetName() == "input" && m.Label[0].GetValue() == "http" {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatal(`genesys_relay_panics_total{input="http"} not registered`)
-	return 0
 }

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // rawRequest writes req on a new connection and reads one answer.
@@ -163,7 +166,7 @@ func TestHeaderTooLarge(t *testing.T) {
 	if resp.StatusCode != 431 || !strings.HasPrefix(body, `{"error":"request header exceeds`) {
 		t.Fatalf("got %d %q, want 431", resp.StatusCode, body)
 	}
-	if got := counter(t, hd, "431"); got != 1 {
+	if got := testutil.ToFloat64(hd.reqs.WithLabelValues("431")); got != 1 {
 		t.Errorf("requests_total{code=431} = %v, want 1", got)
 	}
 }
@@ -265,18 +268,18 @@ func TestShutdown(t *testing.T) {
 			if graceful {
 				// Release the request once Shutdown is under way: new
 				// connections are refused.
-				for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+				refused := testx.Eventually(time.Minute, func() bool {
 					c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 					if err != nil {
-						break
+						return true
 					}
 					c.Close()
-					if time.Now().After(deadline) {
-						close(release)
-						t.Fatal("new connections still accepted a minute into Shutdown")
-					}
-				}
+					return false
+				})
 				close(release)
+				if !refused {
+					t.Fatal("new connections still accepted a minute into Shutdown")
+				}
 			}
 			err = <-shut
 			if graceful {

@@ -1,7 +1,6 @@
 package httpin
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay/internal/testtls"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // tlsFixture is an HTTPS Server on loopback whose certificate files live in dir.
@@ -30,34 +30,17 @@ type tlsFixture struct {
 	files    TLSFiles
 	certs    *Certificates
 	reg      *prometheus.Registry
-	logs     *lockedBuf
+	logs     *testx.Buffer
 	addr     string
 	h        *countingHandler
 	shutdown func()
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // newTLSFixture writes a certificate of a new CA and serves with it; edit
 // changes the files' settings before they are loaded.
 func newTLSFixture(t *testing.T, edit func(*tlsFixture)) *tlsFixture {
 	t.Helper()
-	f := &tlsFixture{ca: testtls.NewCA(t, "test CA"), dir: t.TempDir(), reg: prometheus.NewRegistry(), logs: &lockedBuf{},
+	f := &tlsFixture{ca: testtls.NewCA(t, "test CA"), dir: t.TempDir(), reg: prometheus.NewRegistry(), logs: &testx.Buffer{},
 		h: &countingHandler{res: forwarded}}
 	leaf := f.ca.Issue(t, testtls.Options{})
 	f.files = TLSFiles{CertFile: testtls.WriteFile(t, f.dir, "tls.crt", leaf.CertPEM), KeyFile: testtls.WriteFile(t, f.dir, "tls.key", leaf.KeyPEM)}
@@ -174,15 +157,12 @@ func TestTLSRotationWhileServing(t *testing.T) {
 	testtls.Replace(t, f.files.CertFile, next.CertPEM)
 
 	fresh := f.client(false, nil)
-	deadline := time.Now().Add(30 * time.Second)
 	var serial string
-	for time.Now().Before(deadline) {
+	testx.Eventually(30*time.Second, func() bool {
 		var err error
-		if _, serial, err = send(fresh, f.url()); err == nil && serial == serialOf(next) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		_, serial, err = send(fresh, f.url())
+		return err == nil && serial == serialOf(next)
+	})
 	time.Sleep(100 * time.Millisecond) // requests keep flowing under the new certificate
 	close(stop)
 	wg.Wait()
@@ -204,10 +184,10 @@ func TestTLSRotationWhileServing(t *testing.T) {
 	if !reused || resp.TLS.PeerCertificates[0].SerialNumber.String() != old {
 		t.Errorf("the open connection was not kept (reused %v)", reused)
 	}
-	if v := metric(t, f.reg, "genesys_relay_tls_reloads_total", "result", "ok"); v < 1 {
+	if v := testx.Value(t, f.reg, "genesys_relay_tls_reloads_total", "result", "ok"); v < 1 {
 		t.Errorf("reloads ok = %v", v)
 	}
-	if v := metric(t, f.reg, "genesys_relay_tls_certificate_expiry_timestamp_seconds"); int64(v) != next.Cert.NotAfter.Unix() {
+	if v := testx.Value(t, f.reg, "genesys_relay_tls_certificate_expiry_timestamp_seconds"); int64(v) != next.Cert.NotAfter.Unix() {
 		t.Errorf("expiry metric %v, want %d", v, next.Cert.NotAfter.Unix())
 	}
 	t.Logf("%d requests during the rotation, none failed", sent.Load())
@@ -237,7 +217,7 @@ func TestTLSBadReloadKeepsServing(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Reload() = %v, want an error containing %q", tc.name, err, tc.want)
 		}
-		if v := metric(t, f.reg, "genesys_relay_tls_reloads_total", "result", "error"); v != float64(i+1) {
+		if v := testx.Value(t, f.reg, "genesys_relay_tls_reloads_total", "result", "error"); v != float64(i+1) {
 			t.Errorf("%s: reloads error = %v, want %d", tc.name, v, i+1)
 		}
 		if code, serial, err := send(c, f.url()); err != nil || code != 200 || serial != old {
@@ -286,10 +266,7 @@ func TestTLSKubernetesSecretSwap(t *testing.T) {
 	ctx, cancel := contextUntil(stop)
 	defer cancel()
 	go f.certs.Watch(ctx, 10*time.Millisecond)
-	deadline := time.Now().Add(30 * time.Second)
-	for f.certs.Leaf().Subject.CommonName != "v2" && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testx.Eventually(30*time.Second, func() bool { return f.certs.Leaf().Subject.CommonName == "v2" })
 	if _, serial, err := send(f.client(false, nil), f.url()); err != nil || serial != serialOf(leaf) {
 		t.Fatalf("after the swap: serial %s, want %s (%v)", serial, serialOf(leaf), err)
 	}

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 func TestBatchesAcrossConcurrentCallers(t *testing.T) {
@@ -37,10 +40,10 @@ func testBatchesAcrossConcurrentCallers(t *testing.T) {
 	if calls*8 > callers*each {
 		t.Errorf("%d calls for %d records: batching across callers does not work", calls, callers*each)
 	}
-	if got := value(t, w.m.batchRecords); int(got) != calls {
+	if got := testx.Observations(t, w.m.batchRecords); int(got) != calls {
 		t.Errorf("batch_records observed %v batches, want %d", got, calls)
 	}
-	if got := value(t, w.m.accepted); got != callers*each {
+	if got := testutil.ToFloat64(w.m.accepted); got != callers*each {
 		t.Errorf("records_total{accepted} = %v, want %d", got, callers*each)
 	}
 	t.Logf("%d records in %d calls", callers*each, calls)
@@ -117,13 +120,13 @@ func TestMaxInFlight(t *testing.T) {
 	var results []<-chan error
 	for i := range 3 {
 		results = append(results, putAsync(context.Background(), w, rec(fmt.Sprint("slot", i))))
-		waitFor(t, "call", func() bool { return api.numCalls() == i+1 })
+		testx.WaitFor(t, 30*time.Second, "call", func() bool { return api.numCalls() == i+1 })
 	}
 	for i := range 100 {
 		results = append(results, putAsync(context.Background(), w, rec(fmt.Sprint(i))))
 	}
-	waitFor(t, "records queued", func() bool { return queued(w) == 100 })
-	if got := value(t, w.m.inFlight); got != 3 {
+	testx.WaitFor(t, 30*time.Second, "records queued", func() bool { return queued(w) == 100 })
+	if got := testutil.ToFloat64(w.m.inFlight); got != 3 {
 		t.Errorf("in_flight_calls = %v, want 3", got)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -179,11 +182,11 @@ func testQueueFullIsOverloaded(t *testing.T) {
 	w := newTestWriter(t, api, Options{MaxInFlight: 1, QueueSize: 5})
 	var results []<-chan error
 	results = append(results, putAsync(context.Background(), w, rec("in-flight")))
-	waitFor(t, "call", func() bool { return api.numCalls() == 1 })
+	testx.WaitFor(t, 30*time.Second, "call", func() bool { return api.numCalls() == 1 })
 	for i := range 5 {
 		results = append(results, putAsync(context.Background(), w, rec(fmt.Sprint(i))))
 	}
-	waitFor(t, "queue full", func() bool { return queued(w) == 5 })
+	testx.WaitFor(t, 30*time.Second, "queue full", func() bool { return queued(w) == 5 })
 
 	start := time.Now()
 	err := w.Put(context.Background(), rec("one too many"))
@@ -191,7 +194,7 @@ func testQueueFullIsOverloaded(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("an overloaded Put took %s; it must fail at once", d)
 	}
-	if got := value(t, w.m.overloaded); got != 1 {
+	if got := testutil.ToFloat64(w.m.overloaded); got != 1 {
 		t.Errorf("overloaded_total = %v, want 1", got)
 	}
 	close(release)

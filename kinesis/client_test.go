@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,34 +15,9 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/genesys-relay/genesys-relay/internal/awsconf"
+	"github.com/genesys-relay/genesys-relay/internal/testtls"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-// awsTestEnv gives the SDK static credentials and nothing else from the
-// machine: no shared files, no instance metadata, no endpoint variables.
-func awsTestEnv(t *testing.T, region string) {
-	t.Helper()
-	dir := t.TempDir()
-	empty := filepath.Join(dir, "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":                   "test",
-		"AWS_SECRET_ACCESS_KEY":               "test",
-		"AWS_SESSION_TOKEN":                   "",
-		"AWS_REGION":                          region,
-		"AWS_DEFAULT_REGION":                  "",
-		"AWS_PROFILE":                         "",
-		"AWS_CONFIG_FILE":                     empty,
-		"AWS_SHARED_CREDENTIALS_FILE":         empty,
-		"AWS_EC2_METADATA_DISABLED":           "true",
-		"AWS_ENDPOINT_URL":                    "",
-		"AWS_ENDPOINT_URL_KINESIS":            "",
-		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "",
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 // kinesisServer answers Kinesis JSON 1.1 calls with status and body, and
 // counts the requests; it fails the test on a request that is not one.
@@ -101,7 +74,7 @@ func TestCheckStream(t *testing.T) {
 		{"server error", 500, `{"__type":"InternalFailure","message":"boom"}`, `describe stream "events"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			awsTestEnv(t, "us-east-1")
+			testx.AWSEnv(t, "us-east-1")
 			srv, n := kinesisServer(t, describeTarget, tc.status, tc.body)
 			client, err := NewClient(context.Background(), "eu-west-1", srv.URL)
 			if err != nil {
@@ -122,7 +95,7 @@ func TestCheckStream(t *testing.T) {
 }
 
 func TestCheckStreamUnreachable(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +116,7 @@ func TestCheckStreamUnreachable(t *testing.T) {
 
 func TestNewClientEndpoints(t *testing.T) {
 	t.Run("explicit endpoint wins over AWS_ENDPOINT_URL_KINESIS", func(t *testing.T) {
-		awsTestEnv(t, "us-east-1")
+		testx.AWSEnv(t, "us-east-1")
 		srv, n := kinesisServer(t, describeTarget, 200, summary("ACTIVE"))
 		other, m := kinesisServer(t, describeTarget, 200, summary("ACTIVE"))
 		t.Setenv("AWS_ENDPOINT_URL_KINESIS", other.URL)
@@ -161,7 +134,7 @@ func TestNewClientEndpoints(t *testing.T) {
 	})
 	for _, env := range []string{"AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL"} {
 		t.Run(env+" without explicit endpoint", func(t *testing.T) {
-			awsTestEnv(t, "us-east-1")
+			testx.AWSEnv(t, "us-east-1")
 			srv, n := kinesisServer(t, describeTarget, 200, summary("ACTIVE"))
 			t.Setenv(env, srv.URL)
 			client, err := NewClient(context.Background(), "", "")
@@ -177,7 +150,7 @@ func TestNewClientEndpoints(t *testing.T) {
 		})
 	}
 	t.Run("region from the environment", func(t *testing.T) {
-		awsTestEnv(t, "ap-southeast-2")
+		testx.AWSEnv(t, "ap-southeast-2")
 		client, err := NewClient(context.Background(), "", "")
 		if err != nil {
 			t.Fatal(err)
@@ -189,15 +162,8 @@ func TestNewClientEndpoints(t *testing.T) {
 }
 
 func TestNewClientTransport(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
-	bundle := os.Getenv("AWS_CA_BUNDLE")
-	if bundle == "" {
-		bundle = "/etc/ssl/certs/ca-certificates.crt"
-		if _, err := os.Stat(bundle); err != nil {
-			t.Skip("no CA bundle to test with")
-		}
-		t.Setenv("AWS_CA_BUNDLE", bundle)
-	}
+	testx.AWSEnv(t, "us-east-1")
+	t.Setenv("AWS_CA_BUNDLE", testtls.WriteFile(t, t.TempDir(), "ca.pem", testtls.NewCA(t, "bundle CA").PEM))
 	client, err := NewClient(context.Background(), "", "")
 	if err != nil {
 		t.Fatalf("NewClient with AWS_CA_BUNDLE: %v", err)
@@ -220,7 +186,7 @@ func TestNewClientTransport(t *testing.T) {
 }
 
 func TestNewClientErrors(t *testing.T) {
-	awsTestEnv(t, "")
+	testx.AWSEnv(t, "")
 	if _, err := NewClient(context.Background(), "", ""); err == nil || !strings.Contains(err.Error(), "kinesis.region") {
 		t.Errorf("NewClient without a region: %v", err)
 	}
@@ -236,7 +202,7 @@ func TestNewClientErrors(t *testing.T) {
 // first call: that record alone is sent again. (How the three records share
 // calls depends on when they arrive, which a loaded machine decides.)
 func TestWriterWithSDKClient(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	var calls, records atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)

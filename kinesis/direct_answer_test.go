@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // rawAnswerServer answers every HTTP request on its connections with the
@@ -78,7 +80,7 @@ func oneRecord() *kinesis.PutRecordsInput {
 // an answer longer than that, announced or not, fails the call instead of
 // being read to its end.
 func TestDirectAnswerSizeBounded(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	const small = `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}`
 	for _, tc := range []struct {
 		name   string
@@ -119,7 +121,7 @@ func TestDirectAnswerSizeBounded(t *testing.T) {
 // TestDirectLargestAnswer: the largest answer Kinesis can give (500 failed
 // records with long messages) is read, and its buffer is not kept for reuse.
 func TestDirectLargestAnswer(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	msg := strings.Repeat("m", maxAnswerEntryBytes-len(`{"ErrorCode":"KMSAccessDeniedException","ErrorMessage":""},`))
 	var b strings.Builder
 	b.WriteString(`{"EncryptionType":"KMS","FailedRecordCount":500,"Records":[`)

@@ -31,6 +31,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // The differential test of Direct against the SDK's client: both, built the
@@ -239,10 +241,10 @@ var diffConfigs = []diffConfig{
 		want: "https://123456789012.data-kinesis-fips.us-east-1.api.aws/"},
 }
 
-// setUp applies the configuration's environment on top of awsTestEnv.
+// setUp applies the configuration's environment on top of testx.AWSEnv.
 func (c diffConfig) setUp(t *testing.T) {
 	t.Helper()
-	awsTestEnv(t, c.region)
+	testx.AWSEnv(t, c.region)
 	for _, k := range []string{"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_ACCOUNT_ID", "AWS_ACCOUNT_ID_ENDPOINT_MODE",
 		"AWS_SDK_UA_APP_ID", "AWS_LAMBDA_FUNCTION_NAME", "_X_AMZN_TRACE_ID"} {
 		t.Setenv(k, "")

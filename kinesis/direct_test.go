@@ -29,7 +29,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // bothClients returns the SDK client built by NewClient for endpoint and the
@@ -190,7 +190,7 @@ func TestSigV4VerifierKnownAnswer(t *testing.T) {
 func TestDirectSignature(t *testing.T) {
 	for _, token := range []string{"", "session-token-value"} {
 		t.Run(fmt.Sprintf("token=%v", token != ""), func(t *testing.T) {
-			awsTestEnv(t, "eu-west-1")
+			testx.AWSEnv(t, "eu-west-1")
 			t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 			t.Setenv("AWS_SECRET_ACCESS_KEY", "secret/with+chars")
 			t.Setenv("AWS_SESSION_TOKEN", token)
@@ -250,7 +250,7 @@ func TestDirectSignature(t *testing.T) {
 // TestDirectClockSkew checks that, like the SDK, the client signs at the
 // server's time as its Date header shows it.
 func TestDirectClockSkew(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	const ahead = 2 * time.Hour
 	var mu sync.Mutex
 	var signed []time.Time
@@ -384,7 +384,7 @@ func sameOutput(t *testing.T, sdkOut, directOut *kinesis.PutRecordsOutput) {
 // the same fault-injecting server and asserts that every failure is the same
 // to the writer.
 func TestDirectFaultsMatchSDK(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}, ShardsPerStream: 4, Seed: 7, MaxRequestBytes: 1 << 20})
 	defer srv.Close()
 	sdk, d := bothClients(t, srv.URL())
@@ -522,7 +522,7 @@ func TestModeledErrorsCoverTypeRegistry(t *testing.T) {
 // buffers are reused across goroutines) and checks everything stored, with
 // its data, exactly once. Run with -race.
 func TestDirectConcurrentCalls(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}, ShardsPerStream: 2})
 	defer srv.Close()
 	_, d := bothClients(t, srv.URL())
@@ -578,9 +578,9 @@ func TestDirectConcurrentCalls(t *testing.T) {
 // and reads the records back with the SDK: data byte for byte, partition keys
 // that need escaping, by stream name and by ARN.
 func TestDirectAgainstEmulator(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	admin := testenv.KinesisClient(endpoint)
-	stream := testenv.NewStream(t, admin, 2)
+	endpoint := testx.KinesisEndpoint(t)
+	admin := testx.KinesisClient(endpoint)
+	stream := testx.NewStream(t, admin, 2)
 	sdk, err := NewClient(context.Background(), "us-east-1", endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -622,7 +622,7 @@ func TestDirectAgainstEmulator(t *testing.T) {
 	byARN := []types.PutRecordsRequestEntry{{Data: []byte("by ARN \x00\xff"), PartitionKey: aws.String("arn-key/ü")}}
 	put(&kinesis.PutRecordsInput{StreamARN: desc.StreamDescriptionSummary.StreamARN, Records: byARN})
 
-	got, err := testenv.ReadAll(ctx, admin, stream)
+	got, err := testx.ReadAll(ctx, admin, stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +644,7 @@ func TestDirectAgainstEmulator(t *testing.T) {
 // client whose endpoint a deprecated v1 resolver chooses, which the SDK client
 // then serves.
 func TestDirectEndpointProbe(t *testing.T) {
-	awsTestEnv(t, "eu-west-1")
+	testx.AWSEnv(t, "eu-west-1")
 	sdk, err := NewClient(context.Background(), "", "")
 	if err != nil {
 		t.Fatal(err)

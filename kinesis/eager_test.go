@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestEagerFlushClosedLoop: callers that each wait for their answer before
@@ -67,13 +69,13 @@ func testEagerFlushWaitsForExpectedCallers(t *testing.T) {
 	}}
 	w := newTestWriter(t, api, Options{Linger: 300 * time.Millisecond, EagerFlush: true})
 	a := putAsync(context.Background(), w, rec("a"))
-	waitFor(t, "a queued", func() bool { return queued(w) == 1 })
+	testx.WaitFor(t, 30*time.Second, "a queued", func() bool { return queued(w) == 1 })
 	b := putAsync(context.Background(), w, rec("b"))
 	// Two callers, both waiting: they go out together at once.
-	waitFor(t, "first call", func() bool { return api.numCalls() == 1 })
+	testx.WaitFor(t, 30*time.Second, "first call", func() bool { return api.numCalls() == 1 })
 	start := time.Now()
 	c := putAsync(context.Background(), w, rec("c")) // three callers waiting at once
-	waitFor(t, "c queued", func() bool { return queued(w) == 1 })
+	testx.WaitFor(t, 30*time.Second, "c queued", func() bool { return queued(w) == 1 })
 	close(release)
 	for _, r := range []<-chan error{a, b} {
 		if err := <-r; err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestWriterAgainstFaultyKinesis runs the writer with the real SDK client built
@@ -19,7 +20,7 @@ func TestWriterAgainstFaultyKinesis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a server")
 	}
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{
 		Streams:         []string{"events"},
 		ShardsPerStream: 4,
@@ -92,7 +93,7 @@ func TestWriterAgainstFaultyKinesis(t *testing.T) {
 // it) has not stored that record. Neither client may answer it as written; it
 // is sent again until a sequence number says it is in the stream.
 func TestWriterRetriesRecordsWithoutResult(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}, ShardsPerStream: 2, Seed: 11,
 		Faults: kinesistest.Faults{RecordNoResultRate: 0.3}})
 	defer srv.Close()

@@ -1,27 +1,16 @@
 package kinesis
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-// syncBuffer is a log destination shared by the writer's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
 
 // TestOutageWarningsCounted: during an outage every call fails; the writer writes
 // one line per kind of failure per second at most, and the counts of its lines add
@@ -30,7 +19,7 @@ func TestOutageWarningsCounted(t *testing.T) {
 	api := &fakeAPI{respond: func(context.Context, int, *fakeCall) (*kinesisOutput, error) {
 		return nil, sdkAPIError("InternalFailure", 500)
 	}}
-	var logs syncBuffer
+	var logs testx.Buffer
 	start := time.Now()
 	w := newTestWriter(t, api, Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	var wg sync.WaitGroup
@@ -53,21 +42,15 @@ func TestOutageWarningsCounted(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 
-	failed := int64(value(t, w.m.callsError))
+	failed := int64(testutil.ToFloat64(w.m.callsError))
 	var lines, counted int64
-	for _, l := range strings.Split(strings.TrimSpace(logs.b.String()), "\n") {
-		var m struct {
-			Msg   string
-			Count int64
-		}
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
-		}
-		if m.Msg != "kinesis: PutRecords failed, retrying" {
+	for _, l := range logs.JSONLines(t) {
+		if l["msg"] != "kinesis: PutRecords failed, retrying" {
 			continue
 		}
 		lines++
-		counted += m.Count
+		count, _ := l["count"].(float64)
+		counted += int64(count)
 	}
 	if failed < 20 {
 		t.Fatalf("only %d failed calls", failed)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestWriterRefusals: a write Kinesis refuses for a reason an operator must fix
@@ -25,7 +26,7 @@ import (
 // write: AccessDeniedException (…)", not slowness, and holds no text of
 // Kinesis's message (which names the role, the account and the key).
 func TestWriterRefusals(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}, AccountID: "123456789012"})
 	defer srv.Close()
 	client, direct := bothClients(t, srv.URL())
@@ -86,7 +87,7 @@ func countingCredentials(n *atomic.Int64) *aws.CredentialsCache {
 // ExpiredTokenException, the next call retrieves new credentials instead of
 // reusing the cached ones, with either client.
 func TestExpiredTokenRenewsCredentials(t *testing.T) {
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}})
 	defer srv.Close()
 	for _, name := range []string{"sdk", "direct"} {
@@ -135,7 +136,7 @@ func TestCheckStreamUnreachableNamesHost(t *testing.T) {
 		{"us-east-1", "arn:aws:kinesis:us-east-1:123456789012:stream/events", "https://123456789012.control-kinesis.us-east-1.amazonaws.com"},
 	} {
 		t.Run(tc.region+"/"+tc.stream, func(t *testing.T) {
-			awsTestEnv(t, tc.region)
+			testx.AWSEnv(t, tc.region)
 			client, err := NewClient(context.Background(), "", "")
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestRetriesCountEveryResend: retries_total counts every record the writer
@@ -55,7 +57,7 @@ func TestRetriesCountEveryResend(t *testing.T) {
 		resends += sent[d] - 1
 	}
 	assertNoResendAfterAccept(t, api)
-	if got := value(t, w.m.retries); int(got) != resends {
+	if got := testutil.ToFloat64(w.m.retries); int(got) != resends {
 		t.Errorf("retries_total = %v; the calls carried %d records sent again (%s)", got, resends, fmt.Sprint(sent))
 	}
 	if resends < len(records) {

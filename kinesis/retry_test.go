@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/genesys-relay/genesys-relay"
 )
@@ -59,20 +60,20 @@ func TestPartialFailureResendsOnlyFailed(t *testing.T) {
 				}
 			}
 			assertNoResendAfterAccept(t, api)
-			if got := value(t, w.m.retried); got != n {
+			if got := testutil.ToFloat64(w.m.retried); got != n {
 				t.Errorf("records_total{retried} = %v, want %d", got, n)
 			}
-			if got := value(t, w.m.retries); got != n {
+			if got := testutil.ToFloat64(w.m.retries); got != n {
 				t.Errorf("retries_total = %v, want %d", got, n)
 			}
 			wantThrottled := 0.0
 			if strings.Contains(code, "Throttl") || strings.Contains(code, "Throughput") {
 				wantThrottled = n
 			}
-			if got := value(t, w.m.throttled); got != wantThrottled {
+			if got := testutil.ToFloat64(w.m.throttled); got != wantThrottled {
 				t.Errorf("throttled_records_total = %v, want %v", got, wantThrottled)
 			}
-			if got := value(t, w.m.callsPartial); got < 1 {
+			if got := testutil.ToFloat64(w.m.callsPartial); got < 1 {
 				t.Errorf("put_records_calls_total{partial} = %v, want >= 1", got)
 			}
 		})
@@ -112,7 +113,7 @@ func TestRequestErrorIsRetried(t *testing.T) {
 			if got := api.numCalls(); got != 3 {
 				t.Errorf("%d calls, want 3 (two failures, then success)", got)
 			}
-			if got := value(t, w.m.callsError); got != 2 {
+			if got := testutil.ToFloat64(w.m.callsError); got != 2 {
 				t.Errorf("put_records_calls_total{error} = %v, want 2", got)
 			}
 		})
@@ -168,7 +169,7 @@ func TestRecordCodeUnavailable(t *testing.T) {
 			if got := api.numCalls(); got != 1 {
 				t.Errorf("%d calls, want 1", got)
 			}
-			if got := value(t, w.m.failed); got != 1 {
+			if got := testutil.ToFloat64(w.m.failed); got != 1 {
 				t.Errorf("records_total{failed} = %v, want 1", got)
 			}
 		})
@@ -305,7 +306,7 @@ func TestRandomFailures(t *testing.T) {
 		}
 	}
 	assertNoResendAfterAccept(t, api)
-	if got := value(t, w.m.accepted); got != callers*each {
+	if got := testutil.ToFloat64(w.m.accepted); got != callers*each {
 		t.Errorf("records_total{accepted} = %v", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // skewedKinesis starts a Kinesis-compatible server whose clock is offset from
@@ -19,7 +20,7 @@ import (
 // does.
 func skewedKinesis(t *testing.T, offset time.Duration) *kinesistest.Server {
 	t.Helper()
-	awsTestEnv(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"events"}, ClockOffset: offset})
 	t.Cleanup(srv.Close)
 	return srv

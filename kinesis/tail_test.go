@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/genesys-relay/genesys-relay"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // putUserRecords writes recs to stream: those of each key in groups packed by the
@@ -73,12 +73,12 @@ func tailAll(t *testing.T, c *kinesis.Client, o TailOptions) []TailRecord {
 // sequence number, key and arrival time; each key's records in the order written;
 // -n, --from <time> and --follow from latest.
 func TestTailKinesisLocal(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
+	endpoint := testx.KinesisEndpoint(t)
 	c, err := NewClient(context.Background(), "us-east-1", endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream := testenv.NewStream(t, testenv.KinesisClient(endpoint), 2)
+	stream := testx.NewStream(t, testx.KinesisClient(endpoint), 2)
 
 	aggregated, plain := records("agg", 30, 3), records("plain", 10, 5)
 	putUserRecords(t, c, stream, aggregated, true)

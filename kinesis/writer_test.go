@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 func TestInvalidRecordFailsAtPut(t *testing.T) {
@@ -92,11 +95,11 @@ func testCancelWhileQueuedNeverSends(t *testing.T) {
 	api := blockingAPI(release, nil)
 	w := newTestWriter(t, api, Options{MaxInFlight: 1})
 	first := putAsync(context.Background(), w, rec("first"))
-	waitFor(t, "first call", func() bool { return api.numCalls() == 1 })
+	testx.WaitFor(t, 30*time.Second, "first call", func() bool { return api.numCalls() == 1 })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	second := putAsync(ctx, w, rec("second"))
-	waitFor(t, "second record queued", func() bool { return queued(w) == 1 })
+	testx.WaitFor(t, 30*time.Second, "second record queued", func() bool { return queued(w) == 1 })
 	cancel()
 	select {
 	case err := <-second:
@@ -108,12 +111,12 @@ func testCancelWhileQueuedNeverSends(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatalf("first Put: %v", err)
 	}
-	waitFor(t, "writer idle", func() bool { return idle(w) })
+	testx.WaitFor(t, 30*time.Second, "writer idle", func() bool { return idle(w) })
 	time.Sleep(20 * time.Millisecond)
 	if sent, _ := api.sent(); sent["second"] != 0 {
 		t.Errorf("cancelled record sent %d times", sent["second"])
 	}
-	if got := value(t, w.m.abandoned); got != 1 {
+	if got := testutil.ToFloat64(w.m.abandoned); got != 1 {
 		t.Errorf("records_total{abandoned} = %v, want 1", got)
 	}
 }
@@ -129,7 +132,7 @@ func testCancelWhileRetryingStopsRetries(t *testing.T) {
 	w := newTestWriter(t, api, Options{RetryBase: 10 * time.Millisecond, RetryMax: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	res := putAsync(ctx, w, rec("a"))
-	waitFor(t, "a few attempts", func() bool { return api.numCalls() >= 3 })
+	testx.WaitFor(t, 30*time.Second, "a few attempts", func() bool { return api.numCalls() >= 3 })
 	cancel()
 	select {
 	case err := <-res:
@@ -137,7 +140,7 @@ func testCancelWhileRetryingStopsRetries(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("Put did not return when its context was cancelled")
 	}
-	waitFor(t, "writer idle", func() bool { return idle(w) })
+	testx.WaitFor(t, 30*time.Second, "writer idle", func() bool { return idle(w) })
 	n := api.numCalls()
 	time.Sleep(100 * time.Millisecond) // five times RetryMax
 	if got := api.numCalls(); got != n {
@@ -163,7 +166,7 @@ func testDeadlineBoundsRetries(t *testing.T) {
 	if !strings.Contains(err.Error(), "deadline") {
 		t.Errorf("error %q should say the deadline passed", err)
 	}
-	waitFor(t, "writer idle", func() bool { return idle(w) })
+	testx.WaitFor(t, 30*time.Second, "writer idle", func() bool { return idle(w) })
 	n := api.numCalls()
 	time.Sleep(100 * time.Millisecond)
 	if got := api.numCalls(); got != n {
@@ -191,7 +194,7 @@ func TestCancelWhileInFlightDiscardsResult(t *testing.T) {
 			w := newTestWriter(t, api, Options{})
 			ctx, cancel := context.WithCancel(context.Background())
 			res := putAsync(ctx, w, rec("a"))
-			waitFor(t, "call", func() bool { return api.numCalls() == 1 })
+			testx.WaitFor(t, 30*time.Second, "call", func() bool { return api.numCalls() == 1 })
 			cancel()
 			select {
 			case err := <-res:
@@ -200,15 +203,15 @@ func TestCancelWhileInFlightDiscardsResult(t *testing.T) {
 				t.Fatal("Put did not return while its record was in flight")
 			}
 			close(release)
-			waitFor(t, "writer idle", func() bool { return idle(w) })
+			testx.WaitFor(t, 30*time.Second, "writer idle", func() bool { return idle(w) })
 			time.Sleep(20 * time.Millisecond)
 			if got := api.numCalls(); got != 1 {
 				t.Errorf("%d calls, want 1: no retry for a caller that has gone", got)
 			}
-			if got := value(t, w.m.discarded); got != 1 {
+			if got := testutil.ToFloat64(w.m.discarded); got != 1 {
 				t.Errorf("discarded_results_total = %v, want 1", got)
 			}
-			if got := value(t, w.m.abandoned); got != 1 {
+			if got := testutil.ToFloat64(w.m.abandoned); got != 1 {
 				t.Errorf("records_total{abandoned} = %v, want 1", got)
 			}
 		}))
@@ -241,7 +244,7 @@ func testCloseFlushesEverything(t *testing.T) {
 	for i := range n {
 		results = append(results, putAsync(context.Background(), w, rec(fmt.Sprint(i))))
 	}
-	waitFor(t, "records queued", func() bool { return queued(w) == n })
+	testx.WaitFor(t, 30*time.Second, "records queued", func() bool { return queued(w) == n })
 	if api.numCalls() != 0 {
 		t.Fatal("sent before the linger passed")
 	}
@@ -281,9 +284,9 @@ func testCloseGivesUpAtDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	inFlight := putAsync(context.Background(), w, rec("a"))
-	waitFor(t, "call", func() bool { return api.numCalls() == 1 })
+	testx.WaitFor(t, 30*time.Second, "call", func() bool { return api.numCalls() == 1 })
 	queuedRes := putAsync(context.Background(), w, rec("b"))
-	waitFor(t, "record queued", func() bool { return queued(w) == 1 })
+	testx.WaitFor(t, 30*time.Second, "record queued", func() bool { return queued(w) == 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/shapes"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // benchSets are the event files of the benchmarks, each with the example config
@@ -28,9 +29,9 @@ var benchSets = []struct {
 func benchEvents(b *testing.B, file string, lines bool) [][]byte {
 	path := sharedTestdata(b, file)
 	if lines {
-		return readLines(b, path)
+		return testx.ReadLines(b, path)
 	}
-	return readLines(b, path)[:1]
+	return testx.ReadLines(b, path)[:1]
 }
 
 // BenchmarkEvaluate measures the in-process pipeline per event — decode and

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"testing"
+
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestDecideMatchesEvaluate: Decide gives every sample event the decision,
@@ -10,7 +12,7 @@ import (
 func TestDecideMatchesEvaluate(t *testing.T) {
 	for _, set := range benchSets {
 		p := loadExample(t, set.config)
-		for i, raw := range readLines(t, sharedTestdata(t, set.file)) {
+		for i, raw := range testx.ReadLines(t, sharedTestdata(t, set.file)) {
 			want, werr := p.Evaluate(raw)
 			for _, withKey := range []bool{false, true} {
 				got, gerr := p.Decide(raw, withKey)
@@ -72,7 +74,7 @@ func TestComparison(t *testing.T) {
 			pa, pb := loadExample(t, ca), loadExample(t, cb)
 			c := NewComparison(pa, pb)
 			for _, set := range benchSets {
-				for i, raw := range readLines(t, sharedTestdata(t, set.file)) {
+				for i, raw := range testx.ReadLines(t, sharedTestdata(t, set.file)) {
 					ga, gaErr, gb, gbErr := c.Decide(raw)
 					for _, x := range []struct {
 						p   *Processor

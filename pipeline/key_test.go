@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestSeedPartitionKeys recomputes the seed's key (queue id, else interaction id,
@@ -13,8 +14,8 @@ import (
 // expected key and with the relay's.
 func TestSeedPartitionKeys(t *testing.T) {
 	p := loadExample(t, "relay.yaml")
-	events := readLines(t, sharedTestdata(t, "seed-events.jsonl"))
-	expected := readLines(t, sharedTestdata(t, "seed-expected.jsonl"))
+	events := testx.ReadLines(t, sharedTestdata(t, "seed-events.jsonl"))
+	expected := testx.ReadLines(t, sharedTestdata(t, "seed-expected.jsonl"))
 	forwarded := 0
 	for i, raw := range events {
 		var want struct {
@@ -201,7 +202,7 @@ func TestGenesysExample(t *testing.T) {
 		"e0a1b2c3-d4e5-4f60-8a71-b2c3d4e5f611": {"drop", "not_conversation_detail", "", ""},
 		"e0a1b2c3-d4e5-4f60-8a71-b2c3d4e5f612": {"forward", "passed_all_filters", conv, ""},
 	}
-	events := readLines(t, sharedTestdata(t, "genesys-events.jsonl"))
+	events := testx.ReadLines(t, sharedTestdata(t, "genesys-events.jsonl"))
 	if len(events) != len(want) {
 		t.Fatalf("%d sample events, %d expectations", len(events), len(want))
 	}

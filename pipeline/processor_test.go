@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/config"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // sharedTestdata returns the path of a sample event file in the repository's
@@ -24,24 +23,6 @@ func sharedTestdata(t testing.TB, name string) string {
 		t.Fatalf("sample file: %v", err)
 	}
 	return p
-}
-
-func readLines(t testing.TB, path string) [][]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-			out = append(out, append([]byte(nil), line...))
-		}
-	}
-	return out
 }
 
 func loadExample(t testing.TB, name string) *Processor {
@@ -62,8 +43,8 @@ func loadExample(t testing.TB, name string) *Processor {
 // partition key with the seed's own results.
 func TestSeedExpected(t *testing.T) {
 	p := loadExample(t, "relay.yaml")
-	events := readLines(t, sharedTestdata(t, "seed-events.jsonl"))
-	expected := readLines(t, sharedTestdata(t, "seed-expected.jsonl"))
+	events := testx.ReadLines(t, sharedTestdata(t, "seed-events.jsonl"))
+	expected := testx.ReadLines(t, sharedTestdata(t, "seed-expected.jsonl"))
 	if len(events) != len(expected) || len(events) == 0 {
 		t.Fatalf("%d events, %d expectations", len(events), len(expected))
 	}
@@ -141,7 +122,7 @@ func TestFNV64aVectors(t *testing.T) {
 func TestDecodeOnlyWhatRulesRead(t *testing.T) {
 	for _, set := range benchSets {
 		p := loadExample(t, set.config)
-		for _, raw := range readLines(t, sharedTestdata(t, set.file)) {
+		for _, raw := range testx.ReadLines(t, sharedTestdata(t, set.file)) {
 			out, err := p.Evaluate(raw)
 			sameAsFullDecode(t, p, raw, out, err)
 		}

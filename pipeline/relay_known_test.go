@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestKnownLabelsExistAtZero: before any event, every rule name has its dropped and
@@ -39,7 +39,7 @@ enrich:
 		want = append(want, []string{"genesys_relay_events_rejected_total", "why", why})
 	}
 	for _, w := range want {
-		if v, ok := promtest.Value(t, reg, w[0], w[1], w[2]); !ok || v != 0 {
+		if v, ok := testx.Lookup(t, reg, w[0], w[1], w[2]); !ok || v != 0 {
 			t.Errorf("%s{%s=%q} = %v (present: %v); want 0 from the start", w[0], w[1], w[2], v, ok)
 		}
 	}
@@ -50,7 +50,7 @@ filter:
   rules:
     - {name: added_later, require: 'true'}
 `))
-	if _, ok := promtest.Value(t, reg, "genesys_relay_rule_errors_total", "rule", "added_later"); !ok {
+	if _, ok := testx.Lookup(t, reg, "genesys_relay_rule_errors_total", "rule", "added_later"); !ok {
 		t.Error("a rule added by a reload has no rule_errors series")
 	}
 }

@@ -11,35 +11,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-// fakeSink records what it is given and answers with err.
-type fakeSink struct {
-	mu   sync.Mutex
-	recs []relay.Record
-	ctxs []context.Context
-	err  error
-}
-
-func (s *fakeSink) Put(ctx context.Context, rec relay.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.recs = append(s.recs, rec)
-	s.ctxs = append(s.ctxs, ctx)
-	return s.err
-}
-
-func (s *fakeSink) Close(context.Context) error { return nil }
-
-func (s *fakeSink) puts() []relay.Record {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]relay.Record(nil), s.recs...)
-}
-
-var _ relay.Sink = (*fakeSink)(nil)
 
 const relayConfig = `
 filter:
@@ -63,7 +39,7 @@ func newTestRelay(t *testing.T, sink relay.Sink) (*Relay, *prometheus.Registry) 
 }
 
 func TestHandleForward(t *testing.T) {
-	sink := &fakeSink{}
+	sink := &testx.Sink{}
 	r, _ := newTestRelay(t, sink)
 	raw := envelopeJSON("e-1", `{"eventCode":"interaction.wrapup","score":"85","queue":"q-1","agent":"ana"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -80,11 +56,11 @@ func TestHandleForward(t *testing.T) {
 	if res.Decision != relay.Forward || res.Reason != "passed_all_filters" || res.ID != "e-1" || !reflect.DeepEqual(res.Record, want) {
 		t.Fatalf("result %+v", res)
 	}
-	puts := sink.puts()
+	puts := sink.Records()
 	if len(puts) != 1 || !reflect.DeepEqual(puts[0], want) {
 		t.Fatalf("sink got %d records %+v, want one: %s", len(puts), puts, want.Data)
 	}
-	if dl, ok := sink.ctxs[0].Deadline(); !ok || time.Until(dl) < 50*time.Second {
+	if dl, ok := sink.Contexts()[0].Deadline(); !ok || time.Until(dl) < 50*time.Second {
 		t.Errorf("sink did not get the caller's context (deadline %v, %v)", dl, ok)
 	}
 	checkCounters(t, r, map[string]float64{
@@ -139,7 +115,7 @@ func TestHandleOutcomes(t *testing.T) {
 			counters: map[string]float64{"failed/sqs/retryable": 0, "failed/sqs/permanent": 1, "forwarded/sqs": 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sink := &fakeSink{err: tc.sinkErr}
+			sink := &testx.Sink{Err: tc.sinkErr}
 			r, _ := newTestRelay(t, sink)
 			res, err := r.Input("sqs").Handle(context.Background(), tc.raw)
 			if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
@@ -154,7 +130,7 @@ func TestHandleOutcomes(t *testing.T) {
 			if tc.err != relay.ErrInvalid && (res.Decision != tc.decision || res.Reason != tc.reason) {
 				t.Errorf("result %v %q, want %v %q", res.Decision, res.Reason, tc.decision, tc.reason)
 			}
-			if got := len(sink.puts()); got != tc.puts {
+			if got := len(sink.Records()); got != tc.puts {
 				t.Errorf("sink got %d records, want %d", got, tc.puts)
 			}
 			tc.counters["inFlight"] = 0
@@ -166,7 +142,7 @@ func TestHandleOutcomes(t *testing.T) {
 // TestHandleMetricsExposed checks the metric names and labels a dashboard relies on;
 // label values known in advance (rule names, reject causes) exist at 0.
 func TestHandleMetricsExposed(t *testing.T) {
-	sink := &fakeSink{}
+	sink := &testx.Sink{}
 	r, reg := newTestRelay(t, sink)
 	in := r.Input("http")
 	for _, raw := range [][]byte{
@@ -210,19 +186,18 @@ genesys_relay_partition_key_fallbacks_total 1
 genesys_relay_rule_errors_total{rule="need_code"} 0
 genesys_relay_rule_errors_total{rule="score"} 1
 `
-	got := gatherText(t, reg, "genesys_relay_events_dropped_total", "genesys_relay_events_forwarded_total",
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "genesys_relay_events_dropped_total", "genesys_relay_events_forwarded_total",
 		"genesys_relay_events_received_total", "genesys_relay_events_rejected_total",
-		"genesys_relay_partition_key_fallbacks_total", "genesys_relay_rule_errors_total")
-	if got != strings.TrimPrefix(want, "\n") {
-		t.Fatalf("metrics\n%s\nwant\n%s", got, want)
+		"genesys_relay_partition_key_fallbacks_total", "genesys_relay_rule_errors_total"); err != nil {
+		t.Fatalf("metrics: %v", err)
 	}
-	if n := len(collect(t, r.m.duration)); n != 2 {
+	if n := testutil.CollectAndCount(r.m.duration); n != 2 {
 		t.Errorf("duration series = %d, want 2 (drop and forward)", n)
 	}
 }
 
 func TestNewRelayWithoutRegistry(t *testing.T) {
-	sink := &fakeSink{}
+	sink := &testx.Sink{}
 	r := NewRelay(newProcessor(t, relayConfig), sink, nil, nil)
 	if _, err := r.Input("http").Handle(context.Background(), envelopeJSON("e-1", `{}`)); err != nil {
 		t.Fatal(err)
@@ -231,7 +206,7 @@ func TestNewRelayWithoutRegistry(t *testing.T) {
 
 // TestSwap checks a new processor applies to the next event.
 func TestSwap(t *testing.T) {
-	sink := &fakeSink{}
+	sink := &testx.Sink{}
 	r, _ := newTestRelay(t, sink)
 	in := r.Input("http")
 	raw := envelopeJSON("e-1", `{"eventCode":"interaction.created"}`)
@@ -250,7 +225,7 @@ func TestSwap(t *testing.T) {
 
 // TestHandleConcurrent runs many events through one Relay (run with -race).
 func TestHandleConcurrent(t *testing.T) {
-	sink := &fakeSink{}
+	sink := &testx.Sink{}
 	r, _ := newTestRelay(t, sink)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -269,7 +244,7 @@ func TestHandleConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := len(sink.puts()); got != 8*50 {
+	if got := len(sink.Records()); got != 8*50 {
 		t.Fatalf("sink got %d records, want %d", got, 8*50)
 	}
 	checkCounters(t, r, map[string]float64{"received/in0": 400, "received/in1": 400, "dropped/score": 400, "inFlight": 0})
@@ -308,7 +283,7 @@ func checkCounters(t *testing.T, r *Relay, want map[string]float64) {
 		default:
 			t.Fatalf("unknown metric %s", name)
 		}
-		if got := metricValue(t, c); got != w {
+		if got := testutil.ToFloat64(c); got != w {
 			t.Errorf("%s = %v, want %v", key, got, w)
 		}
 	}

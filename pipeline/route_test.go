@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // routingConfig sends conversation events to one output, presence events to
@@ -211,7 +211,7 @@ func (f sinkFunc) Put(_ context.Context, rec relay.Record) error { return f(rec)
 func (sinkFunc) Close(context.Context) error                     { return nil }
 
 func TestRelayRoutesToEachOutput(t *testing.T) {
-	sinks := map[string]*fakeSink{"conversations": {}, "presence": {}, "archive": {}}
+	sinks := map[string]*testx.Sink{"conversations": {}, "presence": {}, "archive": {}}
 	reg := prometheus.NewRegistry()
 	r, err := NewRelayTo(newProcessor(t, routingConfig), map[string]relay.Sink{
 		"conversations": sinks["conversations"], "presence": sinks["presence"], "archive": sinks["archive"],
@@ -227,7 +227,7 @@ func TestRelayRoutesToEachOutput(t *testing.T) {
 		{"genesys_relay_output_records_total", "output", "archive", "outcome", "permanent"},
 		{"genesys_relay_events_dropped_total", "reason", "no_route"},
 	} {
-		if v, ok := promtest.Value(t, reg, l[0], l[1:]...); !ok || v != 0 {
+		if v, ok := testx.Lookup(t, reg, l[0], l[1:]...); !ok || v != 0 {
 			t.Errorf("%v: %v %v, want a series at 0", l, v, ok)
 		}
 	}
@@ -238,9 +238,9 @@ func TestRelayRoutesToEachOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keys := func(s *fakeSink) string {
+	keys := func(s *testx.Sink) string {
 		var ks []string
-		for _, rec := range s.puts() {
+		for _, rec := range s.Records() {
 			ks = append(ks, rec.PartitionKey)
 		}
 		return strings.Join(ks, " ")
@@ -264,7 +264,7 @@ func TestRelayRoutesToEachOutput(t *testing.T) {
 		{[]string{"genesys_relay_events_forwarded_total", "input", "http"}, 3},
 		{[]string{"genesys_relay_events_dropped_total", "reason", "not_queue_topic"}, 1},
 	} {
-		if v, _ := promtest.Value(t, reg, c.labels[0], c.labels[1:]...); v != c.want {
+		if v, _ := testx.Lookup(t, reg, c.labels[0], c.labels[1:]...); v != c.want {
 			t.Errorf("%v = %v, want %v", c.labels, v, c.want)
 		}
 	}
@@ -306,7 +306,7 @@ func TestRelayAnyOutputFails(t *testing.T) {
 			if res.Decision != relay.Forward || res.Record.PartitionKey != "c-1" {
 				t.Errorf("result %+v", res)
 			}
-			fwd, _ := promtest.Value(t, reg, "genesys_relay_events_forwarded_total", "input", "sqs")
+			fwd, _ := testx.Lookup(t, reg, "genesys_relay_events_forwarded_total", "input", "sqs")
 			if tc.wantErr == (fwd == 1) {
 				t.Errorf("forwarded = %v with error %v", fwd, err)
 			}
@@ -362,7 +362,7 @@ func TestRelayWaitsForEveryOutput(t *testing.T) {
 func TestRelaySwapNeedsTheOutputs(t *testing.T) {
 	old := newProcessor(t, routingConfig)
 	r, err := NewRelayTo(old, map[string]relay.Sink{
-		"conversations": &fakeSink{}, "presence": &fakeSink{}, "archive": &fakeSink{},
+		"conversations": &testx.Sink{}, "presence": &testx.Sink{}, "archive": &testx.Sink{},
 	}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func TestRelaySwapNeedsTheOutputs(t *testing.T) {
 }
 
 func TestNewRelayToMissingOutput(t *testing.T) {
-	_, err := NewRelayTo(newProcessor(t, routingConfig), map[string]relay.Sink{"conversations": &fakeSink{}}, nil, nil)
+	_, err := NewRelayTo(newProcessor(t, routingConfig), map[string]relay.Sink{"conversations": &testx.Sink{}}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), `output "presence"`) {
 		t.Fatalf("err %v, want one naming the missing output", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	relay "github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -96,7 +97,7 @@ func TestHandleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := runUntil(t, c, func() bool {
-		return metricValue(t, reg, "genesys_relay_sqs_messages_failed_total", "why", "retryable") == 1
+		return testx.Value(t, reg, "genesys_relay_sqs_messages_failed_total", "why", "retryable") == 1
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func testReceiveErrorBackoff(t *testing.T) {
 	if calls < 2 || calls > 8 {
 		t.Errorf("%d receive calls in 700ms, want 2 to 8", calls)
 	}
-	if got := metricValue(t, reg, "genesys_relay_sqs_receive_errors_total"); got != float64(calls) {
+	if got := testx.Value(t, reg, "genesys_relay_sqs_receive_errors_total"); got != float64(calls) {
 		t.Errorf("receive_errors_total = %v, want %d", got, calls)
 	}
 }

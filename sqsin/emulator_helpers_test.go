@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // emulator returns an SQS client for the emulator scripts/test starts (fauxqs) when
@@ -25,7 +25,7 @@ import (
 // RELAY_TEST_REQUIRE_EMULATORS=1 so that CI cannot pass by skipping.
 func emulator(t *testing.T) *sqs.Client {
 	t.Helper()
-	endpoint := testenv.SQSEndpoint(t)
+	endpoint := testx.SQSEndpoint(t)
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	c, err := NewClient(context.Background(), "us-east-1", endpoint)
@@ -170,16 +170,4 @@ func startConsumer(t *testing.T, c *Consumer) (stop func() error) {
 	}
 	t.Cleanup(func() { _ = stop() })
 	return stop
-}
-
-// waitFor polls cond every 20ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	relay "github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // recorder is a handler that records, per envelope id, when it was handled and how
@@ -75,15 +76,15 @@ func TestEmulatorSettlesEachOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := startConsumer(t, cons)
-	waitFor(t, time.Minute, "two deletes", func() bool {
-		return metricValue(t, reg, "genesys_relay_sqs_messages_deleted_total") == 2
+	testx.WaitFor(t, time.Minute, "two deletes", func() bool {
+		return testx.Value(t, reg, "genesys_relay_sqs_messages_deleted_total") == 2
 	})
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	// Only the invalid message is left, for the redrive policy, and it comes back.
 	var left []string
-	waitFor(t, time.Minute, "the invalid message to reappear", func() bool {
+	testx.WaitFor(t, time.Minute, "the invalid message to reappear", func() bool {
 		left = append(left, receiveAll(t, c, url, time.Second)...)
 		return len(left) > 0
 	})
@@ -107,7 +108,7 @@ func TestEmulatorRetryableRedeliveredAfterVisibilityTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop := startConsumer(t, cons)
-	waitFor(t, time.Minute, "a successful retry", func() bool { return r.succeeded("flaky") == 1 })
+	testx.WaitFor(t, time.Minute, "a successful retry", func() bool { return r.succeeded("flaky") == 1 })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -138,7 +139,7 @@ func TestEmulatorRetryDelay(t *testing.T) {
 	}
 	stop := startConsumer(t, cons)
 	// Bounds well between the 1 s retry delay and the 30 s visibility timeout.
-	waitFor(t, 25*time.Second, "a retry well before the 30s visibility timeout", func() bool { return r.succeeded("flaky") == 1 })
+	testx.WaitFor(t, 25*time.Second, "a retry well before the 30s visibility timeout", func() bool { return r.succeeded("flaky") == 1 })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -171,12 +172,12 @@ func TestEmulatorPermanentFailures(t *testing.T) {
 			}
 			stop := startConsumer(t, cons)
 			if deleteInvalid {
-				waitFor(t, time.Minute, "the delete", func() bool {
-					return metricValue(t, reg, "genesys_relay_sqs_messages_deleted_total") == 1
+				testx.WaitFor(t, time.Minute, "the delete", func() bool {
+					return testx.Value(t, reg, "genesys_relay_sqs_messages_deleted_total") == 1
 				})
 				time.Sleep(1500 * time.Millisecond) // past the visibility timeout: it must not come back
 			} else {
-				waitFor(t, time.Minute, "the message in the dead-letter queue", func() bool {
+				testx.WaitFor(t, time.Minute, "the message in the dead-letter queue", func() bool {
 					v, _ := queueCounts(t, c, dlqURL)
 					return v == 1
 				})
@@ -233,9 +234,9 @@ func TestEmulatorManyMessages(t *testing.T) {
 		defer r.mu.Unlock()
 		return len(r.successes) == n
 	}
-	waitFor(t, 5*time.Minute, "every message handled", done)
+	testx.WaitFor(t, 5*time.Minute, "every message handled", done)
 	handled := time.Since(start)
-	waitFor(t, time.Minute, "an empty queue", func() bool { v, f := queueCounts(t, c, url); return v+f == 0 })
+	testx.WaitFor(t, time.Minute, "an empty queue", func() bool { v, f := queueCounts(t, c, url); return v+f == 0 })
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -257,9 +258,9 @@ func TestEmulatorManyMessages(t *testing.T) {
 	t.Logf("%d messages: sent in %s, all handled in %s (%.0f msg/s); %d injected retryable failures; "+
 		"%d duplicates; received %v, deleted %v, delete failures %v",
 		n, sent.Round(time.Millisecond), handled.Round(time.Millisecond), n/handled.Seconds(), failures, duplicates,
-		metricValue(t, reg, "genesys_relay_sqs_messages_received_total"),
-		metricValue(t, reg, "genesys_relay_sqs_messages_deleted_total"),
-		metricValue(t, reg, "genesys_relay_sqs_delete_failures_total"))
+		testx.Value(t, reg, "genesys_relay_sqs_messages_received_total"),
+		testx.Value(t, reg, "genesys_relay_sqs_messages_deleted_total"),
+		testx.Value(t, reg, "genesys_relay_sqs_delete_failures_total"))
 }
 
 // TestEmulatorShutdown checks that cancelling Run interrupts an idle 20s long poll at

@@ -11,10 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/prometheus/client_golang/prometheus"
 
 	relay "github.com/genesys-relay/genesys-relay"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // fakeSQS serves queued receives in order, then long-polls until the caller's
@@ -139,16 +138,6 @@ func (f handlerFunc) Handle(ctx context.Context, raw []byte) (relay.Result, erro
 	return f(ctx, raw)
 }
 
-// metricValue returns the value of the counter or gauge name{labels} in reg.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	v, ok := promtest.Value(t, reg, name, labels...)
-	if !ok {
-		t.Fatalf("metric %s%v not found", name, labels)
-	}
-	return v
-}
-
 // runUntil runs c until cond holds (polled) or the deadline passes, then stops it
 // and returns Run's error.
 func runUntil(t *testing.T, c *Consumer, cond func() bool) error {
@@ -156,14 +145,10 @@ func runUntil(t *testing.T, c *Consumer, cond func() bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatal("condition not reached within 30s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testx.Eventually(30*time.Second, cond) {
+		cancel()
+		<-done
+		t.Fatal("condition not reached within 30s")
 	}
 	cancel()
 	select {

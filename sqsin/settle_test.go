@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	relay "github.com/genesys-relay/genesys-relay"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // outcomeHandler decides by body: forward, drop, retry, invalid, toolarge, panic.
@@ -103,7 +104,7 @@ func TestOutcomes(t *testing.T) {
 				{"genesys_relay_sqs_delete_failures_total", nil, 0},
 				{"genesys_relay_sqs_in_flight_messages", nil, 0},
 			} {
-				if got := metricValue(t, reg, m.name, m.labels...); got != m.want {
+				if got := testx.Value(t, reg, m.name, m.labels...); got != m.want {
 					t.Errorf("%s%v = %v, want %v", m.name, m.labels, got, m.want)
 				}
 			}
@@ -126,7 +127,7 @@ func TestDeletePartialFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := runUntil(t, c, func() bool {
-		return metricValue(t, reg, "genesys_relay_sqs_delete_failures_total") == 1
+		return testx.Value(t, reg, "genesys_relay_sqs_delete_failures_total") == 1
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestDeletePartialFailure(t *testing.T) {
 	if !slices.Equal(deleted, []string{"drop", "forward"}) || calls != 2 {
 		t.Errorf("deleted %v in %d calls, want [drop forward] in 2", deleted, calls)
 	}
-	if got := metricValue(t, reg, "genesys_relay_sqs_messages_deleted_total"); got != 2 {
+	if got := testx.Value(t, reg, "genesys_relay_sqs_messages_deleted_total"); got != 2 {
 		t.Errorf("messages_deleted_total = %v, want 2", got)
 	}
 }
@@ -148,11 +149,11 @@ func TestDeleteCallFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := runUntil(t, c, func() bool {
-		return metricValue(t, reg, "genesys_relay_sqs_delete_failures_total") == 2
+		return testx.Value(t, reg, "genesys_relay_sqs_delete_failures_total") == 2
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if got := metricValue(t, reg, "genesys_relay_sqs_messages_deleted_total"); got != 0 {
+	if got := testx.Value(t, reg, "genesys_relay_sqs_messages_deleted_total"); got != 0 {
 		t.Errorf("messages_deleted_total = %v, want 0", got)
 	}
 }

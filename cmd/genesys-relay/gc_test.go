@@ -9,6 +9,8 @@ import (
 	"runtime/metrics"
 	"testing"
 	"time"
+
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 func TestGCPercent(t *testing.T) {
@@ -65,13 +67,14 @@ func restoreGC(t *testing.T) {
 // after one.
 func collectUntil(t *testing.T, what string, ok func(int) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok(gogc()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("GOGC is %d after 30 s of collections, want %s", gogc(), what)
+	if !testx.Eventually(30*time.Second, func() bool {
+		if ok(gogc()) {
+			return true
 		}
 		runtime.GC()
-		time.Sleep(time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("GOGC is %d after 30 s of collections, want %s", gogc(), what)
 	}
 }
 

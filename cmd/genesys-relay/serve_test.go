@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestMain lets a test run this package's binary as the real command, a process of
@@ -115,16 +116,18 @@ func TestServeShutdownNamesSignal(t *testing.T) {
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"signal"}})
 	defer srv.Close()
 	p := startRelay(t, awsTestEnv, "serve", "-c", serveConfig(t, srv.URL(), "signal"))
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.stderr(), `"msg":"listening"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("not listening; stderr:\n%s", p.stderr())
+	if !testx.Eventually(60*time.Second, func() bool {
+		if strings.Contains(p.stderr(), `"msg":"listening"`) {
+			return true
 		}
 		select {
 		case <-p.done:
 			t.Fatalf("exited; stderr:\n%s", p.stderr())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
+		return false
+	}) {
+		t.Fatalf("not listening; stderr:\n%s", p.stderr())
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

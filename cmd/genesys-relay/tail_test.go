@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestTailKinesisLocal: events replayed through the relay (KPL aggregation on) into
@@ -19,9 +19,9 @@ import (
 // sequence number, partition key, arrival time and the record itself as JSON; text
 // and binary records as data and data_base64.
 func TestTailKinesisLocal(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	kc := testenv.KinesisClient(endpoint)
-	stream := testenv.NewStream(t, kc, 2)
+	endpoint := testx.KinesisEndpoint(t)
+	kc := testx.KinesisClient(endpoint)
+	stream := testx.NewStream(t, kc, 2)
 	t.Setenv("KINESIS_ENDPOINT", "")
 	t.Setenv("KINESIS_STREAM_NAME", "")
 	t.Setenv("RELAY_CONFIG", "")
@@ -111,9 +111,9 @@ func TestTailKinesisLocal(t *testing.T) {
 // names, and without -output (or with an unknown one) it says which outputs
 // there are instead of guessing.
 func TestTailOutput(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	kc := testenv.KinesisClient(endpoint)
-	a, b := testenv.NewStream(t, kc, 1), testenv.NewStream(t, kc, 1)
+	endpoint := testx.KinesisEndpoint(t)
+	kc := testx.KinesisClient(endpoint)
+	a, b := testx.NewStream(t, kc, 1), testx.NewStream(t, kc, 1)
 	t.Setenv("KINESIS_ENDPOINT", "")
 	t.Setenv("KINESIS_STREAM_NAME", "")
 	t.Setenv("RELAY_CONFIG", "")

@@ -2,45 +2,21 @@ package awsconf
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-)
 
-// isolate gives the SDK static credentials and region and nothing else from
-// the machine: no shared files, no instance metadata, no endpoint variables.
-func isolate(t *testing.T, region string) {
-	t.Helper()
-	empty := filepath.Join(t.TempDir(), "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "test",
-		"AWS_SECRET_ACCESS_KEY":       "test",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_REGION":                  region,
-		"AWS_DEFAULT_REGION":          "",
-		"AWS_PROFILE":                 "",
-		"AWS_CONFIG_FILE":             empty,
-		"AWS_SHARED_CREDENTIALS_FILE": empty,
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_ENDPOINT_URL":            "",
-		"AWS_CA_BUNDLE":               "",
-	} {
-		t.Setenv(k, v)
-	}
-}
+	"github.com/genesys-relay/genesys-relay/internal/testtls"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
+)
 
 // TestLoadRegion: a region in the configuration wins over AWS_REGION, which
 // fills an empty one; with neither the error names the section's key.
 func TestLoadRegion(t *testing.T) {
 	ctx := context.Background()
-	isolate(t, "us-west-2")
+	testx.AWSEnv(t, "us-west-2")
 	cfg, err := Load(ctx, Settings{Section: "sqs", Region: "eu-west-1"})
 	if err != nil || cfg.Region != "eu-west-1" {
 		t.Errorf("configured region: %q, %v", cfg.Region, err)
@@ -49,14 +25,14 @@ func TestLoadRegion(t *testing.T) {
 	if err != nil || cfg.Region != "us-west-2" {
 		t.Errorf("AWS_REGION: %q, %v", cfg.Region, err)
 	}
-	isolate(t, "")
+	testx.AWSEnv(t, "")
 	if _, err := Load(ctx, Settings{Section: "outputs.audit"}); err == nil || !strings.HasPrefix(err.Error(), "outputs.audit.region: not set") {
 		t.Errorf("no region: %v", err)
 	}
 }
 
 func TestLoadEndpoint(t *testing.T) {
-	isolate(t, "us-east-1")
+	testx.AWSEnv(t, "us-east-1")
 	for _, ok := range []string{"", "http://127.0.0.1:4568", "https://proxy.example/kinesis"} {
 		if _, err := Load(context.Background(), Settings{Section: "kinesis", Endpoint: ok}); err != nil {
 			t.Errorf("endpoint %q: %v", ok, err)
@@ -73,12 +49,8 @@ func TestLoadEndpoint(t *testing.T) {
 // TestLoadHTTPClient: the idle connections asked for, the CA bundle of
 // AWS_CA_BUNDLE kept, and LoadDefaultConfig's options passed on.
 func TestLoadHTTPClient(t *testing.T) {
-	isolate(t, "us-east-1")
-	const bundle = "/etc/ssl/certs/ca-certificates.crt"
-	if _, err := os.Stat(bundle); err != nil {
-		t.Skip("no CA bundle to test with")
-	}
-	t.Setenv("AWS_CA_BUNDLE", bundle)
+	testx.AWSEnv(t, "us-east-1")
+	t.Setenv("AWS_CA_BUNDLE", testtls.WriteFile(t, t.TempDir(), "ca.pem", testtls.NewCA(t, "bundle CA").PEM))
 	cfg, err := Load(context.Background(), Settings{Section: "kinesis", MaxIdleConnsPerHost: 77}, config.WithRetryMaxAttempts(7))
 	if err != nil {
 		t.Fatal(err)

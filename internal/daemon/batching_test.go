@@ -13,6 +13,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // forwardEvent is a seed-shaped event that passes examples/relay.yaml.
@@ -50,8 +51,7 @@ func testBatching(t *testing.T, kinesisClient string) {
 		srv.ServeHTTP(w, r)
 	}))
 	defer front.Close()
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	testx.AWSEnv(t, "us-east-1")
 
 	cfg := exampleConfig(t, "relay.yaml")
 	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = "batching", front.URL, "us-east-1"

@@ -1,13 +1,11 @@
 package daemon_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,25 +15,8 @@ import (
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-func readLines(t testing.TB, path string) [][]byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	for sc.Scan() {
-		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 {
-			out = append(out, append([]byte(nil), l...))
-		}
-	}
-	return out
-}
 
 func exampleConfig(t testing.TB, name string) *config.Config {
 	t.Helper()
@@ -74,16 +55,16 @@ func post(t testing.TB, client *http.Client, url string, body []byte) answer {
 // exactly the forwarded events arrived, once each, with the seed's partition keys and
 // the received detail bytes verbatim.
 func TestServeToKinesisLocal(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	kc := testenv.KinesisClient(endpoint)
-	stream := testenv.NewStream(t, kc, 2)
+	endpoint := testx.KinesisEndpoint(t)
+	kc := testx.KinesisClient(endpoint)
+	stream := testx.NewStream(t, kc, 2)
 
 	cfg := exampleConfig(t, "relay.yaml")
 	cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = stream, endpoint, "us-east-1"
 	d := daemontest.Start(t, daemon.Options{Config: cfg})
 
-	events := readLines(t, "../../testdata/seed-events.jsonl")
-	expected := readLines(t, "../../testdata/seed-expected.jsonl")
+	events := testx.ReadLines(t, "../../testdata/seed-events.jsonl")
+	expected := testx.ReadLines(t, "../../testdata/seed-expected.jsonl")
 	type want struct {
 		ID, Decision string
 		Reason       *string
@@ -141,7 +122,7 @@ func TestServeToKinesisLocal(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	recs, err := testenv.ReadAll(ctx, kc, stream)
+	recs, err := testx.ReadAll(ctx, kc, stream)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/genesys-relay/genesys-relay"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // heldSink keeps every Put waiting until release is closed.
@@ -57,13 +57,7 @@ func TestMaxInFlightBytes(t *testing.T) {
 		!strings.Contains(a.body["error"].(string), "max_in_flight_bytes") {
 		t.Errorf("second event: %d %v, want 429 naming http.max_in_flight_bytes", a.code, a.body)
 	}
-	resp, err := http.Get(d.Metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(m), "\ngenesys_relay_http_body_bytes_in_flight 3000\n") {
+	if !testx.HasSample(t, testx.Scrape(t, d.Metrics+"/metrics"), "genesys_relay_http_body_bytes_in_flight 3000") {
 		t.Errorf("/metrics does not show the 3000 body bytes in flight")
 	}
 	close(sink.release)

@@ -1,8 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,32 +17,15 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 	"github.com/genesys-relay/genesys-relay/internal/logx"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
-// logBuffer collects a daemon's JSON log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// find returns the lines whose msg is msg (or contains it, with contains).
-func (l *logBuffer) find(t *testing.T, msg string, contains bool) []map[string]any {
+// findLog returns the JSON log lines of logs whose msg is msg (or contains it,
+// with contains).
+func findLog(t *testing.T, logs *testx.Buffer, msg string, contains bool) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
+	for _, m := range logs.JSONLines(t) {
 		if s, _ := m["msg"].(string); s == msg || contains && strings.Contains(s, msg) {
 			out = append(out, m)
 		}
@@ -66,8 +47,7 @@ func kinesisFront(t *testing.T, stream string, wrap func(w http.ResponseWriter))
 		srv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	testx.AWSEnv(t, "us-east-1")
 	return front.URL
 }
 
@@ -112,7 +92,7 @@ func TestKnownSeriesAtStart(t *testing.T) {
 				cfg.MetricsListen = "127.0.0.1:0"
 			}
 			d := daemontest.Start(t, daemon.Options{Config: cfg})
-			reg := promtest.Scrape(t, d.Metrics+"/metrics")
+			reg := testx.Scrape(t, d.Metrics+"/metrics")
 			want := [][]string{
 				{"genesys_relay_config_reloads_total", "result", "ok"},
 				{"genesys_relay_config_reloads_total", "result", "error"},
@@ -125,7 +105,7 @@ func TestKnownSeriesAtStart(t *testing.T) {
 				want = append(want, []string{"genesys_relay_http_requests_total", "code", code})
 			}
 			for _, w := range want {
-				if v, ok := promtest.Value(t, reg, w[0], w[1], w[2]); !ok || v != 0 {
+				if v, ok := testx.Lookup(t, reg, w[0], w[1], w[2]); !ok || v != 0 {
 					t.Errorf("%s{%s=%q} = %v (present: %v); want 0 at start-up", w[0], w[1], w[2], v, ok)
 				}
 			}
@@ -138,8 +118,8 @@ func TestKnownSeriesAtStart(t *testing.T) {
 			if resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("GET /nope: %s", resp.Status)
 			}
-			reg = promtest.Scrape(t, d.Metrics+"/metrics")
-			if v, _ := promtest.Value(t, reg, "genesys_relay_http_requests_total", "code", "404"); v != 1 {
+			reg = testx.Scrape(t, d.Metrics+"/metrics")
+			if v, _ := testx.Lookup(t, reg, "genesys_relay_http_requests_total", "code", "404"); v != 1 {
 				t.Errorf("http_requests_total{code=\"404\"} = %v after GET /nope; want 1", v)
 			}
 		})
@@ -154,12 +134,12 @@ func TestListeningLineNamesStream(t *testing.T) {
 	cfg.Kinesis.Stream, cfg.Kinesis.Region = "named", ""
 	cfg.Kinesis.Endpoint = kinesisFront(t, "named", nil)
 	t.Setenv("AWS_REGION", "eu-west-1")
-	var logs logBuffer
+	var logs testx.Buffer
 	d := daemontest.Start(t, daemon.Options{Config: cfg, Logger: logx.New(&logs, logx.Options{})})
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	lines := logs.find(t, "listening", false)
+	lines := findLog(t, &logs, "listening", false)
 	if len(lines) != 1 {
 		t.Fatalf("%d listening lines", len(lines))
 	}
@@ -167,7 +147,7 @@ func TestListeningLineNamesStream(t *testing.T) {
 		t.Errorf("listening line %v; want stream named, region eu-west-1", l)
 	}
 	// The shutdown line names the cause and writes the timeout as a duration.
-	stop := logs.find(t, "shutting down", false)
+	stop := findLog(t, &logs, "shutting down", false)
 	if len(stop) != 1 || stop[0]["timeout"] != cfg.ShutdownTimeout.String() || stop[0]["cause"] == nil {
 		t.Errorf("shutting down line %v; want timeout %q and a cause", stop, cfg.ShutdownTimeout)
 	}
@@ -182,13 +162,13 @@ func TestSDKWarningsInJSONLog(t *testing.T) {
 	cfg.Kinesis.Endpoint = kinesisFront(t, "sdk-warning", func(w http.ResponseWriter) {
 		w.Header().Set("Date", "not a date")
 	})
-	var logs logBuffer
+	var logs testx.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	d := daemontest.Start(t, daemon.Options{Config: cfg, Logger: log})
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	lines := logs.find(t, "Date header", true)
+	lines := findLog(t, &logs, "Date header", true)
 	if len(lines) == 0 {
 		t.Fatalf("the SDK's warning is not in the relay's log:\n%s", logs.String())
 	}
@@ -203,12 +183,11 @@ func TestSDKWarningsInJSONLog(t *testing.T) {
 func TestOutageWarningsRateLimited(t *testing.T) {
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"outage"}})
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	testx.AWSEnv(t, "us-east-1")
 	cfg := exampleConfig(t, "relay.yaml")
 	cfg.Kinesis.Stream, cfg.Kinesis.Region, cfg.Kinesis.Endpoint = "outage", "us-east-1", srv.URL()
 	cfg.HTTP.RequestTimeout = 300 * time.Millisecond
-	var logs logBuffer
+	var logs testx.Buffer
 	log := logx.New(&logs, logx.Options{})
 	reg := prometheus.NewRegistry()
 	start := time.Now()
@@ -236,8 +215,8 @@ func TestOutageWarningsRateLimited(t *testing.T) {
 	if unavailable.Load() != 100 {
 		t.Fatalf("%d of 100 events answered 503 during the outage", unavailable.Load())
 	}
-	failed, _ := promtest.Value(t, reg, "genesys_relay_kinesis_put_records_calls_total", "outcome", "error")
-	lines := logs.find(t, "kinesis: PutRecords failed, retrying", false)
+	failed, _ := testx.Lookup(t, reg, "genesys_relay_kinesis_put_records_calls_total", "outcome", "error")
+	lines := findLog(t, &logs, "kinesis: PutRecords failed, retrying", false)
 	counted := 0.0
 	for _, l := range lines {
 		c, _ := l["count"].(float64)
@@ -250,10 +229,4 @@ func TestOutageWarningsRateLimited(t *testing.T) {
 	if most := 2 * (int(elapsed/logx.DefaultInterval) + 1); len(lines) > most {
 		t.Errorf("%d lines for %v failed calls in %v; want at most %d", len(lines), failed, elapsed, most)
 	}
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

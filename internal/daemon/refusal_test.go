@@ -9,6 +9,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestRefusedWriteAnswer: when Kinesis refuses writes for a reason an operator
@@ -22,8 +23,7 @@ func TestRefusedWriteAnswer(t *testing.T) {
 				srv := kinesistest.New(kinesistest.Options{Streams: []string{"refused"}, AccountID: "123456789012",
 					Faults: kinesistest.Faults{Refuse: code}})
 				defer srv.Close()
-				t.Setenv("AWS_ACCESS_KEY_ID", "test")
-				t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+				testx.AWSEnv(t, "us-east-1")
 				cfg := exampleConfig(t, "relay.yaml")
 				cfg.Kinesis.Stream, cfg.Kinesis.Endpoint, cfg.Kinesis.Region = "refused", srv.URL(), "us-east-1"
 				cfg.Kinesis.Client = client

@@ -5,13 +5,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 const reloadBase = `
@@ -55,12 +57,9 @@ func TestReload(t *testing.T) {
 	// eventually polls until the running rules give want (the reload is asynchronous).
 	eventually := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for got := status(); got != want; got = status() {
-			if time.Now().After(deadline) {
-				t.Fatalf("got %s, want %s", got, want)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var got string
+		if !testx.Eventually(time.Minute, func() bool { got = status(); return got == want }) {
+			t.Fatalf("got %s, want %s", got, want)
 		}
 	}
 
@@ -74,26 +73,17 @@ func TestReload(t *testing.T) {
       require: 'detail.eventCode =='
 `)
 	reload <- struct{}{}
-	metrics := func() string {
-		resp, err := http.Get(d.Metrics + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(metrics(), `genesys_relay_config_reloads_total{result="error"} 1`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the failed reload was not counted:\n%s", metrics())
-		}
-		time.Sleep(20 * time.Millisecond)
+	metrics := func() prometheus.Gatherer { return testx.Scrape(t, d.Metrics+"/metrics") }
+	if !testx.Eventually(time.Minute, func() bool {
+		return testx.HasSample(t, metrics(), `genesys_relay_config_reloads_total{result="error"} 1`)
+	}) {
+		v, _ := testx.Lookup(t, metrics(), "genesys_relay_config_reloads_total", "result", "error")
+		t.Fatalf("the failed reload was not counted: genesys_relay_config_reloads_total{result=\"error\"} %v", v)
 	}
 	if got := status(); got != "dropped:no_wrapups_now" {
 		t.Fatalf("after a bad reload: %s, want the previous rules kept", got)
 	}
-	if m := metrics(); !strings.Contains(m, `genesys_relay_config_reloads_total{result="ok"} 1`) {
+	if !testx.HasSample(t, metrics(), `genesys_relay_config_reloads_total{result="ok"} 1`) {
 		t.Errorf("metrics lack one successful reload")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +17,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/sqsin"
 )
 
@@ -114,9 +113,9 @@ routes:
 // and checks that each holds exactly the events its routes select, once each,
 // with the route's partition key.
 func TestRoutingToKinesisLocal(t *testing.T) {
-	endpoint := testenv.KinesisEndpoint(t)
-	kc := testenv.KinesisClient(endpoint)
-	conv, pres, arch := testenv.NewStream(t, kc, 2), testenv.NewStream(t, kc, 1), testenv.NewStream(t, kc, 2)
+	endpoint := testx.KinesisEndpoint(t)
+	kc := testx.KinesisClient(endpoint)
+	conv, pres, arch := testx.NewStream(t, kc, 2), testx.NewStream(t, kc, 1), testx.NewStream(t, kc, 2)
 	cfg := writeConfig(t, fmt.Sprintf(threeStreams, endpoint, conv, pres, arch))
 	d := daemontest.Start(t, daemon.Options{Config: cfg})
 
@@ -148,7 +147,7 @@ func TestRoutingToKinesisLocal(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	metrics := scrape(t, d.Metrics)
+	metrics := testx.Scrape(t, d.Metrics+"/metrics")
 	if err := d.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
@@ -159,7 +158,7 @@ func TestRoutingToKinesisLocal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, stream := range []string{conv, pres, arch} {
-		recs, err := testenv.ReadAll(ctx, kc, stream)
+		recs, err := testx.ReadAll(ctx, kc, stream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,21 +195,10 @@ func TestRoutingToKinesisLocal(t *testing.T) {
 		`genesys_relay_events_dropped_total{reason="no_route"} 0`,
 		`genesys_relay_kinesis_records_total{outcome="accepted",output="presence"} 1`,
 	} {
-		if !strings.Contains(metrics, line+"\n") {
+		if !testx.HasSample(t, metrics, line) {
 			t.Errorf("metrics lack %s", line)
 		}
 	}
-}
-
-func scrape(t *testing.T, base string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 // twoOutputs routes every event to two outputs on two Kinesis endpoints.
@@ -231,8 +219,7 @@ routes:
 // recovers, the same event is answered 200 and is in both streams (twice in
 // the one that took it the first time: the documented duplicate).
 func TestRoutingAnswersAfterEveryOutput(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	testx.AWSEnv(t, "us-east-1")
 	mainSrv := kinesistest.New(kinesistest.Options{Streams: []string{"main"}})
 	defer mainSrv.Close()
 	copySrv := kinesistest.New(kinesistest.Options{Streams: []string{"copy"}})
@@ -259,13 +246,13 @@ func TestRoutingAnswersAfterEveryOutput(t *testing.T) {
 	if m, c := storedIDs(mainSrv), storedIDs(copySrv); len(c) != 1 || c[id] != 1 || len(m) != 1 || m[id] < 2 {
 		t.Errorf("stored main %v copy %v, want the event once in copy and at least twice in main", m, c)
 	}
-	m := scrape(t, d.Metrics)
+	m := testx.Scrape(t, d.Metrics+"/metrics")
 	for _, line := range []string{
 		`genesys_relay_output_records_total{outcome="retryable",output="copy"} 1`,
 		`genesys_relay_output_records_total{outcome="written",output="copy"} 1`,
 		`genesys_relay_events_failed_total{class="retryable",input="http"} 1`,
 	} {
-		if !strings.Contains(m, line+"\n") {
+		if !testx.HasSample(t, m, line) {
 			t.Errorf("metrics lack %s", line)
 		}
 	}
@@ -274,8 +261,7 @@ func TestRoutingAnswersAfterEveryOutput(t *testing.T) {
 // TestRoutingStartupChecksEveryStream: a stream that does not exist stops
 // serve at start-up with an error naming the output and its route.
 func TestRoutingStartupChecksEveryStream(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	testx.AWSEnv(t, "us-east-1")
 	srv := kinesistest.New(kinesistest.Options{Streams: []string{"main"}})
 	defer srv.Close()
 	cfg := writeConfig(t, fmt.Sprintf(twoOutputs, srv.URL(), srv.URL(), false))
@@ -307,7 +293,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testx.Buffer
 	reload := make(chan struct{})
 	d := daemontest.Start(t, daemon.Options{Config: cfg, Reload: reload, Stdout: &out})
 	n := 0
@@ -331,12 +317,9 @@ routes:
 	}
 	eventually := func(want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for got := send(); got != want; got = send() {
-			if time.Now().After(deadline) {
-				t.Fatalf("written to %q, want %q", got, want)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var got string
+		if !testx.Eventually(10*time.Second, func() bool { got = send(); return got == want }) {
+			t.Fatalf("written to %q, want %q", got, want)
 		}
 	}
 	if got := send(); got != "sa" {
@@ -350,40 +333,20 @@ routes:
 	base = strings.Replace(base, "b: {stream: sb}", "b: {stream: sb2}", 1)
 	write("  - {name: to_b, to: b}\n")
 	reload <- struct{}{}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(scrape(t, d.Metrics), `genesys_relay_config_reloads_total{result="error"} 1`) {
-		if time.Now().After(deadline) {
-			t.Fatal("the refused reload was not counted")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testx.Eventually(10*time.Second, func() bool {
+		return testx.HasSample(t, testx.Scrape(t, d.Metrics+"/metrics"), `genesys_relay_config_reloads_total{result="error"} 1`)
+	}) {
+		t.Fatal("the refused reload was not counted")
 	}
 	if got := send(); got != "sa sb" {
 		t.Errorf("after a refused reload: written to %q, want the running routes (sa sb)", got)
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the sink's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRoutingFromSQS: the SQS input routes the same way: each message's event
 // lands in the streams its routes name, and the message is deleted only then.
 func TestRoutingFromSQS(t *testing.T) {
-	endpoint := testenv.SQSEndpoint(t)
+	endpoint := testx.SQSEndpoint(t)
 	qc, err := sqsin.NewClient(context.Background(), "us-east-1", endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -410,7 +373,7 @@ sqs: {queue_url: %q, endpoint: %q, region: us-east-1, workers: 2, wait_time: 1s}
 		}
 		return n
 	}
-	waitFor(t, "every event in its streams and the queue empty", 60*time.Second, func() bool {
+	testx.WaitFor(t, 60*time.Second, "every event in its streams and the queue empty", func() bool {
 		got := perStream()
 		return got["conv"] == want["conv"] && got["pres"] == want["pres"] && got["raw"] == want["raw"] && queueDepth(t, qc, url) == 0
 	})

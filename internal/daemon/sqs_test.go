@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +17,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/testenv"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 	"github.com/genesys-relay/genesys-relay/sqsin"
 )
 
@@ -83,46 +82,12 @@ func storedIDs(srv *kinesistest.Server) map[string]int {
 	return ids
 }
 
-// received returns genesys_relay_sqs_messages_received_total from the daemon's
-// /metrics.
-func received(t *testing.T, metricsURL string) float64 {
-	t.Helper()
-	resp, err := http.Get(metricsURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "genesys_relay_sqs_messages_received_total "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no genesys_relay_sqs_messages_received_total in /metrics")
-	return 0
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestSQSToKinesis runs serve with the SQS input (fauxqs) in front of a Kinesis that
 // first fails every call: forwarded events stay on the queue (not deleted) while
 // dropped ones are deleted; once Kinesis recovers the redelivered messages are
 // written; then 5,000 messages go through with nothing lost or duplicated.
 func TestSQSToKinesis(t *testing.T) {
-	endpoint := testenv.SQSEndpoint(t)
+	endpoint := testx.SQSEndpoint(t)
 	qc, err := sqsin.NewClient(context.Background(), "us-east-1", endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +114,14 @@ func TestSQSToKinesis(t *testing.T) {
 	sqsSend(t, qc, url, first)
 
 	// While Kinesis fails: the 5 dropped messages are deleted, the 20 stay.
-	waitFor(t, "dropped messages deleted", time.Minute, func() bool { return queueDepth(t, qc, url) == 20 })
+	testx.WaitFor(t, time.Minute, "dropped messages deleted", func() bool { return queueDepth(t, qc, url) == 20 })
 	time.Sleep(3 * time.Second) // several handle timeouts and redeliveries
 	if n := queueDepth(t, qc, url); n != 20 || srv.Stored() != 0 {
 		t.Fatalf("while Kinesis fails: %d messages on the queue (want 20), %d stored (want 0)", n, srv.Stored())
 	}
 
 	srv.SetFaults(kinesistest.Faults{})
-	waitFor(t, "redelivered messages written", 2*time.Minute, func() bool { return len(storedIDs(srv)) == 20 && queueDepth(t, qc, url) == 0 })
+	testx.WaitFor(t, 2*time.Minute, "redelivered messages written", func() bool { return len(storedIDs(srv)) == 20 && queueDepth(t, qc, url) == 0 })
 	recovered := srv.Stored()
 
 	const many = 5000
@@ -164,15 +129,15 @@ func TestSQSToKinesis(t *testing.T) {
 	for i := range bodies {
 		bodies[i] = forwardEvent(fmt.Sprintf("sqs-b-%04d", i))
 	}
-	receivedBefore := received(t, d.Metrics)
+	receivedBefore := testx.Value(t, testx.Scrape(t, d.Metrics+"/metrics"), "genesys_relay_sqs_messages_received_total")
 	began := time.Now()
 	sqsSend(t, qc, url, bodies)
-	waitFor(t, "5,000 messages written", 5*time.Minute, func() bool { return len(storedIDs(srv)) == 20+many && queueDepth(t, qc, url) == 0 })
+	testx.WaitFor(t, 5*time.Minute, "5,000 messages written", func() bool { return len(storedIDs(srv)) == 20+many && queueDepth(t, qc, url) == 0 })
 	took := time.Since(began)
 	// A message comes back when its handling outlasts sqs.handle_timeout or the
 	// visibility timeout (2 s), which a loaded machine may make happen; its
 	// event may then be written twice. Nothing else may write it twice.
-	redelivered := int(received(t, d.Metrics)-receivedBefore) - many
+	redelivered := int(testx.Value(t, testx.Scrape(t, d.Metrics+"/metrics"), "genesys_relay_sqs_messages_received_total")-receivedBefore) - many
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}

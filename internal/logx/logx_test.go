@@ -1,13 +1,10 @@
 package logx_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,38 +14,8 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/genesys-relay/genesys-relay/internal/logx"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
-
-// buffer is an io.Writer safe for the limiter's timer goroutine.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// lines decodes every JSON line written so far.
-func (b *buffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("not a JSON line: %q", l)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // occurrences sums what the lines with message msg stand for (count, or 1).
 func occurrences(lines []map[string]any, msg string) (n, written int) {
@@ -67,10 +34,10 @@ func occurrences(lines []map[string]any, msg string) (n, written int) {
 }
 
 func TestDurationsAsText(t *testing.T) {
-	var b buffer
+	var b testx.Buffer
 	log := logx.New(&b, logx.Options{})
 	log.Info("shutting down", "timeout", 20*time.Second, "linger", 10*time.Millisecond)
-	l := b.lines(t)[0]
+	l := b.JSONLines(t)[0]
 	if l["timeout"] != "20s" || l["linger"] != "10ms" {
 		t.Errorf("durations written as %v and %v; want \"20s\" and \"10ms\"", l["timeout"], l["linger"])
 	}
@@ -80,7 +47,7 @@ func TestDurationsAsText(t *testing.T) {
 // at the end of the interval (here: at Flush), one line that counts the rest; other
 // causes and lines below warn are not affected.
 func TestLimitOneLinePerCause(t *testing.T) {
-	var b buffer
+	var b testx.Buffer
 	log := logx.New(&b, logx.Options{Interval: time.Hour})
 	other := log.With("stream", "b")
 	for i := range 1000 {
@@ -95,7 +62,7 @@ func TestLimitOneLinePerCause(t *testing.T) {
 	log.Warn("after flush")
 	log.Warn("after flush")
 
-	lines := b.lines(t)
+	lines := b.JSONLines(t)
 	if n, w := occurrences(lines, "info line"); n != 1000 || w != 1000 {
 		t.Errorf("info lines: %d written, want 1000", w)
 	}
@@ -132,13 +99,13 @@ func TestLimitOneLinePerCause(t *testing.T) {
 // TestLimitAddsCounts: a line that already counts occurrences (a caller limiting its
 // own lines) adds its count.
 func TestLimitAddsCounts(t *testing.T) {
-	var b buffer
+	var b testx.Buffer
 	log := logx.New(&b, logx.Options{Interval: time.Hour})
 	for range 3 {
 		log.Warn("kinesis: records refused", "count", 5)
 	}
 	logx.Flush(log)
-	lines := b.lines(t)
+	lines := b.JSONLines(t)
 	if n, w := occurrences(lines, "kinesis: records refused"); n != 15 || w != 2 {
 		t.Errorf("%d lines standing for %d; want 2 lines for 15: %v", w, n, lines)
 	}
@@ -147,24 +114,17 @@ func TestLimitAddsCounts(t *testing.T) {
 // TestLimitWritesHeldLineAtIntervalEnd: without Flush, the held line is written when
 // its interval ends, and nothing is lost.
 func TestLimitWritesHeldLineAtIntervalEnd(t *testing.T) {
-	var b buffer
+	var b testx.Buffer
 	log := logx.New(&b, logx.Options{Interval: 20 * time.Millisecond})
 	for range 50 {
 		log.Warn("flood")
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if n, _ := occurrences(b.lines(t), "flood"); n == 50 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("held lines not written: %v", b.lines(t))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testx.Eventually(20*time.Second, func() bool { n, _ := occurrences(b.JSONLines(t), "flood"); return n == 50 }) {
+		t.Fatalf("held lines not written: %v", b.JSONLines(t))
 	}
 	// However the 50 fell into intervals, each interval wrote at most two lines
 	// (its first, and the count of the rest).
-	if _, w := occurrences(b.lines(t), "flood"); w > 50 {
+	if _, w := occurrences(b.JSONLines(t), "flood"); w > 50 {
 		t.Errorf("%d lines for 50 warnings", w)
 	}
 }
@@ -178,7 +138,7 @@ func TestAWSWarningsThroughSlog(t *testing.T) {
 		_, _ = w.Write([]byte(`{"StreamDescriptionSummary":{"StreamName":"s","StreamStatus":"ACTIVE"}}`))
 	}))
 	defer srv.Close()
-	var b buffer
+	var b testx.Buffer
 	log := logx.New(&b, logx.Options{})
 	c := kinesis.New(kinesis.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
@@ -189,17 +149,17 @@ func TestAWSWarningsThroughSlog(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := false
-	for _, l := range b.lines(t) {
+	for _, l := range b.JSONLines(t) {
 		if strings.Contains(l["msg"].(string), "Date header") && l["level"] == "WARN" && l["source"] == "aws-sdk" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no SDK warning in the log: %v", b.lines(t))
+		t.Errorf("no SDK warning in the log: %v", b.JSONLines(t))
 	}
 	// Debug output of the SDK stays at debug level.
 	logx.AWS(log).Logf(logging.Debug, "request %d", 1)
-	for _, l := range b.lines(t) {
+	for _, l := range b.JSONLines(t) {
 		if l["msg"] == "aws sdk: request 1" {
 			t.Errorf("SDK debug line written at info level: %v", l)
 		}
@@ -209,17 +169,17 @@ func TestAWSWarningsThroughSlog(t *testing.T) {
 // TestFlushAll: what every logger holds back is written by FlushAll, as the command
 // does before it exits.
 func TestFlushAll(t *testing.T) {
-	var a, b buffer
+	var a, b testx.Buffer
 	la, lb := logx.New(&a, logx.Options{Interval: time.Hour}), logx.New(&b, logx.Options{Interval: time.Hour})
 	for range 3 {
 		la.Warn("a")
 		lb.Warn("b")
 	}
 	logx.FlushAll()
-	if n, w := occurrences(a.lines(t), "a"); n != 3 || w != 2 {
+	if n, w := occurrences(a.JSONLines(t), "a"); n != 3 || w != 2 {
 		t.Errorf("logger a: %d lines for %d occurrences", w, n)
 	}
-	if n, w := occurrences(b.lines(t), "b"); n != 3 || w != 2 {
+	if n, w := occurrences(b.JSONLines(t), "b"); n != 3 || w != 2 {
 		t.Errorf("logger b: %d lines for %d occurrences", w, n)
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestAuthRotationAndSecrets checks API keys (two values accepted at once for
@@ -54,7 +53,7 @@ func TestAuthRotationAndSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testx.Buffer{}
 	reg := prometheus.NewRegistry()
 	reload := make(chan struct{}, 1)
 	d := daemontest.Start(t, daemon.Options{Config: cfg, Registry: reg, Reload: reload,
@@ -164,31 +163,9 @@ func reloadTo(t *testing.T, reg *prometheus.Registry, reload chan<- struct{}, pa
 		t.Fatal(err)
 	}
 	reload <- struct{}{}
-	deadline := time.Now().Add(time.Minute)
-	for metricValue(t, reg, "genesys_relay_config_reloads_total", "result", result) < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s reload after a minute", result)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testx.Eventually(time.Minute, func() bool {
+		return testx.Value(t, reg, "genesys_relay_config_reloads_total", "result", result) >= want
+	}) {
+		t.Fatalf("no %s reload after a minute", result)
 	}
 }
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var _ io.Writer = (*lockedBuffer)(nil)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestCrashLosesNoAcknowledgedEvent runs the relay binary under load from 64
@@ -63,10 +64,8 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(3 * time.Minute) // a loaded machine answers slowly
-	for ackedN.Load() < int64(killAfter) && time.Now().Before(deadline) && !t.Failed() {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// A loaded machine answers slowly.
+	testx.Eventually(3*time.Minute, func() bool { return ackedN.Load() >= int64(killAfter) || t.Failed() })
 	killed.Store(true)
 	c.signal(t, syscall.SIGKILL)
 	killAt := time.Now()

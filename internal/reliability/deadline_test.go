@@ -14,6 +14,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestDeadlineWhenKinesisHangs: while every Kinesis call hangs, each caller
@@ -75,10 +76,10 @@ func TestDeadlineWhenKinesisHangs(t *testing.T) {
 	tp.settle(t) // the hung calls end on the server's side once the relay has left them
 	// The writer settles each record when its call ends, which a loaded
 	// machine may do late.
-	waitUntil(time.Minute, func() bool {
-		return metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "failed")+
-			metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "abandoned") >= n &&
-			metricValue(t, reg, "genesys_relay_kinesis_queued_records") == 0
+	testx.Eventually(time.Minute, func() bool {
+		return testx.Value(t, reg, "genesys_relay_kinesis_records_total", "outcome", "failed")+
+			testx.Value(t, reg, "genesys_relay_kinesis_records_total", "outcome", "abandoned") >= n &&
+			testx.Value(t, reg, "genesys_relay_kinesis_queued_records") == 0
 	})
 	before, after := 0, 0
 	for _, c := range tp.Calls() {
@@ -92,10 +93,10 @@ func TestDeadlineWhenKinesisHangs(t *testing.T) {
 			}
 		}
 	}
-	failed := metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "failed")
-	abandoned := metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "abandoned")
-	queued := metricValue(t, reg, "genesys_relay_kinesis_queued_records")
-	retryable := metricValue(t, reg, "genesys_relay_events_failed_total", "input", "http", "class", "retryable")
+	failed := testx.Value(t, reg, "genesys_relay_kinesis_records_total", "outcome", "failed")
+	abandoned := testx.Value(t, reg, "genesys_relay_kinesis_records_total", "outcome", "abandoned")
+	queued := testx.Value(t, reg, "genesys_relay_kinesis_queued_records")
+	retryable := testx.Value(t, reg, "genesys_relay_events_failed_total", "input", "http", "class", "retryable")
 	t.Logf("attempts while hanging: %d; after the hang cleared (%s watched): %d; writer: %.0f failed, %.0f abandoned, %.0f still queued",
 		before, wait, after, failed, abandoned, queued)
 	if after != 0 {
@@ -114,7 +115,7 @@ func TestDeadlineWhenKinesisHangs(t *testing.T) {
 	// The relay serves again (a loaded machine may answer 503 for a while:
 	// the sender retries).
 	var afterHang history
-	waitUntil(time.Minute, func() bool {
+	testx.Eventually(time.Minute, func() bool {
 		r := send(client, d.URL, event("dl-after", "q-deadline"))
 		afterHang.add("dl-after", r.code)
 		return forwardedOK(r, "q-deadline") || (r.code != http.StatusServiceUnavailable && r.code != http.StatusTooManyRequests)

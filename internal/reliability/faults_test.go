@@ -14,6 +14,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestNoLossUnderFaults sends 20,000 distinct events from 64 concurrent senders
@@ -169,9 +170,9 @@ func TestNoLossUnderFaults(t *testing.T) {
 			}
 		}
 	}
-	accepted := metricValue(t, reg, "genesys_relay_kinesis_records_total", "outcome", "accepted")
-	retries := metricValue(t, reg, "genesys_relay_kinesis_retries_total")
-	forwarded := metricValue(t, reg, "genesys_relay_events_forwarded_total", "input", "http")
+	accepted := testx.Value(t, reg, "genesys_relay_kinesis_records_total", "outcome", "accepted")
+	retries := testx.Value(t, reg, "genesys_relay_kinesis_retries_total")
+	forwarded := testx.Value(t, reg, "genesys_relay_events_forwarded_total", "input", "http")
 
 	t.Logf("%d events from %d senders in %s (first pass %s, %.0f events/s); faults: %.0f%% of records throttled, %.1f%% of calls failed with 500/503, latency %s+%s",
 		n, senders, elapsed.Round(time.Millisecond), firstPass.Round(time.Millisecond), float64(n)/firstPass.Seconds(),

@@ -21,12 +21,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/genesys-relay/genesys-relay/config"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
-	"github.com/genesys-relay/genesys-relay/internal/promtest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // streamName is the stream of examples/relay.yaml, which every test uses.
@@ -45,11 +44,8 @@ func size(full, reduced int) int {
 // environment sets, so that the relay reaches only the test server.
 func awsEnv(t testing.TB) {
 	t.Helper()
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_REGION", "us-east-1")
-	for _, v := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS",
-		"RELAY_LISTEN", "RELAY_METRICS_LISTEN", "RELAY_SINK", "KINESIS_STREAM_NAME", "KINESIS_ENDPOINT", "SQS_QUEUE_URL"} {
+	testx.AWSEnv(t, "us-east-1")
+	for _, v := range []string{"RELAY_LISTEN", "RELAY_METRICS_LISTEN", "RELAY_SINK", "KINESIS_STREAM_NAME", "KINESIS_ENDPOINT", "SQS_QUEUE_URL"} {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}
@@ -253,7 +249,7 @@ func (tp *tapServer) Held() int64 { return tp.held.Load() }
 // record log, the call log and the server's counters agree only after it.
 func (tp *tapServer) settle(t testing.TB) {
 	t.Helper()
-	if !waitUntil(time.Minute, func() bool { return tp.busy.Load() == 0 }) {
+	if !testx.Eventually(time.Minute, func() bool { return tp.busy.Load() == 0 }) {
 		t.Errorf("%d PutRecords calls still being served a minute after the relay stopped", tp.busy.Load())
 	}
 }
@@ -406,26 +402,6 @@ func summarize(calls []putCall) sendings {
 
 // --- the relay in process ---
 
-// metricValue returns the value of a counter or gauge in reg whose labels
-// include the given name=value pairs; 0 when there is none.
-func metricValue(t testing.TB, reg prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	v, _ := promtest.Value(t, reg, name, labels...)
-	return v
-}
-
-// scrapeValue returns the value of the series line (e.g.
-// `genesys_relay_http_requests_total{code="429"}`) in a /metrics text body.
-func scrapeValue(body, series string) (float64, bool) {
-	for _, line := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f, err == nil
-		}
-	}
-	return 0, false
-}
-
 // --- the sender side ---
 
 // reply is an answer of the relay as a sender sees it.
@@ -562,18 +538,6 @@ func (h *history) says(id string) string {
 		}
 	}
 	return "answered " + strings.Join(parts, ", then ")
-}
-
-// waitUntil polls cond every 10 ms until it holds (true) or d has passed.
-func waitUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }
 
 // forwardedOK reports whether r is the 200 "forwarded" answer for queue's key.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/internal/testjwks"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestOAuthBinary: the binary over HTTPS with an OAuth issuer of the test's
@@ -75,10 +76,7 @@ func TestOAuthBinary(t *testing.T) {
 	// A reload that changes the audience.
 	h.rewrite(t, map[string]any{"http.auth.oauth.audience": []string{"genesys-relay-v2"}})
 	h.signal(t, syscall.SIGHUP)
-	deadline := time.Now().Add(30 * time.Second)
-	for !h.logs.contains(`"config reloaded"`) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testx.Eventually(30*time.Second, func() bool { return h.logs.contains(`"config reloaded"`) })
 	expect("new-audience", 200, bearer(token(k2, "genesys-relay-v2", "relay/ingest", time.Hour))...)
 	expect("old-audience", 401, bearer(token(k2, "genesys-relay", "relay/ingest", time.Hour))...)
 

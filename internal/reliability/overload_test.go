@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestOverload opens far more concurrent requests than http.max_in_flight (64)
@@ -190,11 +191,11 @@ func TestOverload(t *testing.T) {
 
 	// Every answer the relay gave reached its sender, but for answers to
 	// requests whose senders were still sending (the connection then breaks).
-	metrics := scrape(t, c.base+"/metrics")
+	metrics := testx.Scrape(t, c.base+"/metrics")
 	relayAnswers := map[int]float64{}
 	unread := 0.0
 	for _, code := range []int{200, 400, 408, 413, 429, 431, 503} {
-		v, _ := scrapeValue(metrics, fmt.Sprintf(`genesys_relay_http_requests_total{code="%d"}`, code))
+		v, _ := testx.Lookup(t, metrics, "genesys_relay_http_requests_total", "code", strconv.Itoa(code))
 		relayAnswers[code] = v
 		if code != http.StatusOK {
 			unread += v - float64(answers.get(code))
@@ -235,19 +236,4 @@ func TestOverload(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// scrape returns the body of a GET of url (the relay's /metrics).
-func scrape(t testing.TB, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return string(b)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestSIGTERMDrains sends SIGTERM to the relay binary while 64 senders keep
@@ -93,11 +94,11 @@ func TestSIGTERMDrains(t *testing.T) {
 	}
 	// Once events go through, hold Kinesis's calls; when one is held, requests
 	// are in flight: stop the relay.
-	if !waitUntil(time.Minute, func() bool { return answers.get(http.StatusOK) > 0 }) {
+	if !testx.Eventually(time.Minute, func() bool { return answers.get(http.StatusOK) > 0 }) {
 		t.Fatalf("no event answered 200 within a minute: answers %v", &answers)
 	}
 	tp.Hold()
-	if !waitUntil(time.Minute, func() bool { return tp.Held() > 0 }) {
+	if !testx.Eventually(time.Minute, func() bool { return tp.Held() > 0 }) {
 		t.Fatalf("no PutRecords call within a minute of holding them")
 	}
 	now := time.Now()
@@ -107,7 +108,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	// New connections are refused while the relay drains: it cannot finish
 	// before Kinesis answers the calls it holds.
 	refusedAt := time.Duration(-1)
-	waitUntil(time.Minute, func() bool {
+	testx.Eventually(time.Minute, func() bool {
 		probe, err := net.DialTimeout("tcp", c.base[len("http://"):], time.Second)
 		if err != nil {
 			refusedAt = time.Since(now)
@@ -202,7 +203,7 @@ func TestSIGTERMWhileKinesisHangs(t *testing.T) {
 		}()
 	}
 	// Every request is waiting for Kinesis once Kinesis has all their records.
-	if !waitUntil(time.Minute, func() bool { return tp.RecordsReceived() >= senders }) {
+	if !testx.Eventually(time.Minute, func() bool { return tp.RecordsReceived() >= senders }) {
 		t.Fatalf("Kinesis received %d of %d records within a minute", tp.RecordsReceived(), senders)
 	}
 	start := time.Now()

@@ -17,6 +17,7 @@ import (
 	"github.com/genesys-relay/genesys-relay/internal/daemon"
 	"github.com/genesys-relay/genesys-relay/internal/daemontest"
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // TestSlowClientsDoNotBlockOthers holds 200 connections that sent their headers
@@ -145,7 +146,7 @@ func TestSlowClientsDoNotBlockOthers(t *testing.T) {
 			t.Errorf("slow headers cut after %s to %s, want about %s", cutHeader[0], cutHeader[len(cutHeader)-1], headerTimeout)
 		}
 	}
-	if got := metricValue(t, reg, "genesys_relay_http_requests_total", "code", "503"); got != bodySlow {
+	if got := testx.Value(t, reg, "genesys_relay_http_requests_total", "code", "503"); got != bodySlow {
 		t.Errorf("requests_total{code=503} = %v, want %d (the slow bodies)", got, bodySlow)
 	}
 	if r := send(client, d.URL, event("sl-final", "q-final")); !forwardedOK(r, "q-final") {

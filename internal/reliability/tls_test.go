@@ -3,7 +3,6 @@ package reliability
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/genesys-relay/genesys-relay/internal/kinesistest"
 	"github.com/genesys-relay/genesys-relay/internal/testtls"
+	"github.com/genesys-relay/genesys-relay/internal/testx"
 )
 
 // httpsChild is the relay binary serving HTTPS with certificates of ca,
@@ -95,15 +95,10 @@ func (h *httpsChild) rotate(t *testing.T, name string) {
 
 func (h *httpsChild) waitServed(t *testing.T, name string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	got := ""
-	for time.Now().Before(deadline) {
-		if got = h.servedName(t); got == name {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testx.Eventually(60*time.Second, func() bool { got = h.servedName(t); return got == name }) {
+		t.Fatalf("serving %q, want %q", got, name)
 	}
-	t.Fatalf("serving %q, want %q", got, name)
 }
 
 // TestHTTPSBinary: the binary serves HTTPS to a Go client and to curl
@@ -199,29 +194,21 @@ func TestHTTPSBinary(t *testing.T) {
 	other := h.ca.Issue(t, testtls.Options{Name: "relay-bad"})
 	testtls.Replace(t, h.certFile, other.CertPEM)
 	h.signal(t, syscall.SIGHUP)
-	deadline := time.Now().Add(30 * time.Second)
-	for !h.logs.contains("tls files not reloaded") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testx.Eventually(30*time.Second, func() bool { return h.logs.contains("tls files not reloaded") })
 	if !h.logs.contains("private key does not match public key") {
 		t.Errorf("the failed reload was not logged with its cause:\n%s", h.logs.tail(10))
 	}
 	if name := h.servedName(t); name != "relay-3" {
 		t.Errorf("after a broken pair: serving %q, want relay-3", name)
 	}
-	resp, err := h.client(false, nil).Get(h.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if v, ok := scrapeValue(string(body), `genesys_relay_tls_reloads_total{result="error"}`); !ok || v < 1 {
+	metrics := testx.ScrapeWith(t, h.client(false, nil), h.base+"/metrics")
+	if v, ok := testx.Lookup(t, metrics, "genesys_relay_tls_reloads_total", "result", "error"); !ok || v < 1 {
 		t.Errorf("reloads error = %v (%v)", v, ok)
 	}
-	if v, ok := scrapeValue(string(body), `genesys_relay_tls_reloads_total{result="ok"}`); !ok || v < 2 {
+	if v, ok := testx.Lookup(t, metrics, "genesys_relay_tls_reloads_total", "result", "ok"); !ok || v < 2 {
 		t.Errorf("reloads ok = %v (%v)", v, ok)
 	}
-	if _, ok := scrapeValue(string(body), `genesys_relay_tls_certificate_expiry_timestamp_seconds`); !ok {
+	if _, ok := testx.Lookup(t, metrics, "genesys_relay_tls_certificate_expiry_timestamp_seconds"); !ok {
 		t.Error("no certificate expiry metric")
 	}
 	if h.logs.contains("PRIVATE KEY") {

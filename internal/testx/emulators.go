@@ -1,12 +1,4 @@
-// Package testenv gives tests the local AWS emulators started by scripts/test
-// (kinesis-local for Kinesis, fauxqs for SQS): their endpoints, and helpers to make
-// a fresh stream and read back what landed in it with the real SDK.
-//
-// A test that needs an emulator calls KinesisEndpoint or SQSEndpoint: when the
-// endpoint variable is unset the test is skipped, unless
-// RELAY_TEST_REQUIRE_EMULATORS=1 (as in CI), where it fails instead, so CI can never
-// pass by skipping.
-package testenv
+package testx
 
 import (
 	"context"
@@ -22,6 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
+// endpoint returns the emulator endpoint in variable name. The local emulators
+// are the ones scripts/test starts (kinesis-local for Kinesis, fauxqs for SQS).
+// When name is unset the test is skipped, unless RELAY_TEST_REQUIRE_EMULATORS=1
+// (as in CI), where it fails instead, so CI can never pass by skipping.
 func endpoint(t testing.TB, name string) string {
 	t.Helper()
 	v := os.Getenv(name)
@@ -33,20 +29,14 @@ func endpoint(t testing.TB, name string) string {
 	}
 	// The emulators accept any credentials; an access key that is not a 12-digit
 	// number keeps kinesis-local on its default account.
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_REGION", "us-east-1")
-	for _, v := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_SQS"} {
-		t.Setenv(v, "")
-		os.Unsetenv(v)
-	}
+	AWSEnv(t, "us-east-1")
 	return v
 }
 
-// KinesisEndpoint returns RELAY_TEST_KINESIS_ENDPOINT (see the package doc).
+// KinesisEndpoint returns RELAY_TEST_KINESIS_ENDPOINT (see endpoint), with AWSEnv set.
 func KinesisEndpoint(t testing.TB) string { return endpoint(t, "RELAY_TEST_KINESIS_ENDPOINT") }
 
-// SQSEndpoint returns RELAY_TEST_SQS_ENDPOINT (see the package doc).
+// SQSEndpoint returns RELAY_TEST_SQS_ENDPOINT (see endpoint), with AWSEnv set.
 func SQSEndpoint(t testing.TB) string { return endpoint(t, "RELAY_TEST_SQS_ENDPOINT") }
 
 // KinesisClient is an SDK client for endpoint with static test credentials.
