@@ -87,6 +87,7 @@ func TestTakenPortStopsAtOnce(t *testing.T) {
 		// -run '^$' would make a run that goes on pass quickly: it must not get there.
 		{"test", "KINESIS_LOCAL_PORT", []string{"-run", "^$"}, []string{"== go vet", "== go test", "ok ", "no test files"}},
 		{"demo", "FAUXQS_PORT", nil, []string{"== building", "unbound variable", "== sending"}},
+		{"demo-https", "KINESIS_LOCAL_PORT", nil, []string{"== building", "unbound variable", "== sending"}},
 	} {
 		t.Run(tc.script+"/"+tc.variable, func(t *testing.T) {
 			port := takenPort(t)
@@ -106,11 +107,12 @@ func TestTakenPortStopsAtOnce(t *testing.T) {
 	}
 }
 
-// TestFreePorts: port 0 makes the emulators pick free ports, which the env lines pass
-// on, and both emulators answer there.
-func TestFreePorts(t *testing.T) {
-	needNode(t)
-	state := t.TempDir()
+// startEmulators starts the emulators on free ports with their state in a
+// directory of the test's own, stops them when the test ends, and returns that
+// directory and the env lines start printed.
+func startEmulators(t *testing.T) (state string, vars map[string]string) {
+	t.Helper()
+	state = t.TempDir()
 	env := []string{"KINESIS_LOCAL_PORT=0", "KINESIS_LOCAL_TLS_PORT=0", "FAUXQS_PORT=0", "EMULATORS_STATE_DIR=" + state}
 	t.Cleanup(func() {
 		if _, errs, err := script(t, time.Minute, []string{"EMULATORS_STATE_DIR=" + state}, "emulators.sh", "stop"); err != nil {
@@ -121,28 +123,60 @@ func TestFreePorts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, errs)
 	}
-	vars := map[string]string{}
+	vars = map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
 			vars[k] = v
 		}
 	}
-	for _, k := range []string{"RELAY_TEST_KINESIS_ENDPOINT", "RELAY_TEST_SQS_ENDPOINT"} {
+	return state, vars
+}
+
+// checkEmulatorsAnswer fails the test unless both emulators named by vars answer
+// their health checks.
+func checkEmulatorsAnswer(t *testing.T, vars map[string]string) {
+	t.Helper()
+	for k, health := range map[string]string{"RELAY_TEST_KINESIS_ENDPOINT": "/healthcheck", "RELAY_TEST_SQS_ENDPOINT": "/health"} {
 		u := vars[k]
 		if u == "" || strings.HasSuffix(u, ":0") {
-			t.Fatalf("%s=%q; want a chosen port\n%s", k, u, out)
+			t.Fatalf("%s=%q; want a chosen port", k, u)
 		}
-		health := map[string]string{"RELAY_TEST_KINESIS_ENDPOINT": "/healthcheck", "RELAY_TEST_SQS_ENDPOINT": "/health"}[k]
 		resp, err := http.Get(u + health)
 		if err != nil {
-			t.Fatalf("%s: %v", k, err)
+			t.Errorf("%s: %v", k, err)
+			continue
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("%s%s: %s", u, health, resp.Status)
 		}
 	}
+}
+
+// TestDemosLeaveRunningEmulators: a demo run while the emulators already run (a
+// scripts/test run, another demo) uses them and leaves them running when it ends.
+func TestDemosLeaveRunningEmulators(t *testing.T) {
+	needNode(t)
+	if testing.Short() {
+		t.Skip("runs both demos")
+	}
+	state, vars := startEmulators(t)
+	for _, demo := range []string{"demo", "demo-https"} {
+		out, errs, err := script(t, 5*time.Minute, []string{"EMULATORS_STATE_DIR=" + state}, demo)
+		if err != nil || !strings.Contains(out, "records in") {
+			t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", demo, err, out, errs)
+		}
+		checkEmulatorsAnswer(t, vars)
+	}
+}
+
+// TestFreePorts: port 0 makes the emulators pick free ports, which the env lines pass
+// on, and both emulators answer there.
+func TestFreePorts(t *testing.T) {
+	needNode(t)
+	state, vars := startEmulators(t)
+	checkEmulatorsAnswer(t, vars)
 	// relay-env names the same endpoints for running the relay by hand.
 	renv, errs, err := script(t, time.Minute, []string{"EMULATORS_STATE_DIR=" + state}, "emulators.sh", "relay-env")
 	if err != nil {
@@ -150,6 +184,6 @@ func TestFreePorts(t *testing.T) {
 	}
 	if !strings.Contains(renv, "KINESIS_ENDPOINT="+vars["RELAY_TEST_KINESIS_ENDPOINT"]+"\n") ||
 		!strings.Contains(renv, "AWS_ENDPOINT_URL_SQS="+vars["RELAY_TEST_SQS_ENDPOINT"]+"\n") {
-		t.Errorf("relay-env does not name the running emulators:\n%s\nstart printed:\n%s", renv, out)
+		t.Errorf("relay-env does not name the running emulators:\n%s\nstart printed: %v", renv, vars)
 	}
 }
