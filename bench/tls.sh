@@ -4,6 +4,7 @@
 # nothing), measured by bench/cmd/relay-bench in the same run and interleaved, round
 # after round, so that the load of a shared machine falls on both alike:
 #
+#   http-keepalive    plain HTTP, 64 kept-alive connections (what TLS adds, by difference)
 #   https-keepalive   HTTPS, 64 kept-alive connections
 #   http-newconn      plain HTTP, a new connection per request (Connection: close)
 #   https-newconn     HTTPS, a new connection per request, TLS sessions resumed
@@ -23,12 +24,13 @@ go -C bench build -o "$tmp/relay-bench" ./cmd/relay-bench
 go build -o "$tmp/genesys-relay" ./cmd/genesys-relay
 common=(-client raw -c "${CONNS:-64}" -d "${DURATION:-10s}" -warmup 2s -json -relay "$tmp/genesys-relay")
 declare -A flags=(
+	[http-keepalive]=""
 	[https-keepalive]="-tls"
 	[http-newconn]="-new-conn"
 	[https-newconn]="-tls -new-conn"
 	[https-newconn-full]="-tls -new-conn -resume=false"
 )
-order=(https-keepalive http-newconn https-newconn https-newconn-full)
+order=(http-keepalive https-keepalive http-newconn https-newconn https-newconn-full)
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$rounds"); do
 	for s in "${order[@]}"; do

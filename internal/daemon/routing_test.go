@@ -243,8 +243,11 @@ func TestRoutingAnswersAfterEveryOutput(t *testing.T) {
 		t.Fatalf("after recovery: %d %v, want 200", a.code, a.body)
 	}
 	const id = "e0a1b2c3-d4e5-4f60-8a71-b2c3d4e5f604"
-	if m, c := storedIDs(mainSrv), storedIDs(copySrv); len(c) != 1 || c[id] != 1 || len(m) != 1 || m[id] < 2 {
-		t.Errorf("stored main %v copy %v, want the event once in copy and at least twice in main", m, c)
+	// The copy stream holds it at least once, and twice when a call that carried it
+	// was still on its way as the first answer left (on a loaded machine, the
+	// faults may be gone before that call arrives): at least once, as documented.
+	if m, c := storedIDs(mainSrv), storedIDs(copySrv); len(c) != 1 || c[id] < 1 || len(m) != 1 || m[id] < 2 {
+		t.Errorf("stored main %v copy %v, want the event in copy and at least twice in main", m, c)
 	}
 	m := testx.Scrape(t, d.Metrics+"/metrics")
 	for _, line := range []string{
