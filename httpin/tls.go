@@ -168,6 +168,10 @@ func (c *Certificates) load(first bool) error {
 	} else {
 		c.log.Info("tls certificate loaded", attrs...)
 	}
+	if err := verifyChain(st.cfg.Certificates[0], time.Now(), nil); err != nil {
+		c.log.Warn("tls certificate does not verify against the system's trusted roots: clients that trust only public CAs, EventBridge API destinations among them, will refuse it",
+			append(attrs, "err", err)...)
+	}
 	return nil
 }
 
@@ -229,9 +233,16 @@ func loadCAs(file string) (*x509.CertPool, error) {
 // CheckTLSFiles is what `genesys-relay check` says of the files: an error if
 // they cannot serve (unreadable, a key that does not match, an expired
 // certificate, client CAs that do not parse), and warnings that need action
-// soon (the certificate expires within ExpiryWarning, or is not valid yet).
+// soon (the certificate expires within ExpiryWarning, or is not valid yet) or
+// that some clients will refuse it (ChainWarning).
 func CheckTLSFiles(f TLSFiles, now time.Time) (warnings []string, err error) {
-	_, leaf, err := loadPair(f.CertFile, f.KeyFile)
+	return checkTLSFiles(f, now, nil)
+}
+
+// checkTLSFiles is CheckTLSFiles with the roots the chain is verified against
+// (nil: the system's).
+func checkTLSFiles(f TLSFiles, now time.Time, roots *x509.CertPool) (warnings []string, err error) {
+	pair, leaf, err := loadPair(f.CertFile, f.KeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -250,8 +261,33 @@ func CheckTLSFiles(f TLSFiles, now time.Time) (warnings []string, err error) {
 	if now.Before(leaf.NotBefore) {
 		warnings = append(warnings, fmt.Sprintf("tls: certificate %s is not valid before %s", f.CertFile,
 			leaf.NotBefore.UTC().Format(time.RFC3339)))
+	} else if err := verifyChain(pair, now, roots); err != nil {
+		warnings = append(warnings, fmt.Sprintf("tls: certificate %s does not verify against the system's trusted roots "+
+			"with the chain in the file (%v): EventBridge API destinations and other clients that trust only public CAs "+
+			"will refuse it; a public CA's intermediate certificates belong in cert_file after the certificate", f.CertFile, err))
 	}
 	return warnings, nil
+}
+
+// verifyChain verifies the chain of pair, for a server, against roots (nil:
+// the system's trusted roots), with the certificates after the leaf as the
+// intermediates. A failure is a warning, not an error: a certificate of a
+// private CA serves clients given that CA (curl --cacert, a load balancer in
+// front) but no EventBridge API destination, which calls only endpoints whose
+// certificate a public CA issued; and a public CA's certificate without its
+// intermediates in cert_file is refused by clients that do not fetch them.
+func verifyChain(pair tls.Certificate, now time.Time, roots *x509.CertPool) error {
+	inter := x509.NewCertPool()
+	for _, der := range pair.Certificate[1:] {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("a certificate after the first does not parse: %w", err)
+		}
+		inter.AddCert(c)
+	}
+	_, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	return err
 }
 
 // fileStamp identifies a version of a file: a renewal changes at least one

@@ -357,21 +357,37 @@ func TestCheckTLSFiles(t *testing.T) {
 	badCA.ClientCAFile = testtls.WriteFile(t, dir, "ca.crt", []byte("not a certificate"))
 	goodCA := good
 	goodCA.ClientCAFile = testtls.WriteFile(t, dir, "ca2.crt", ca.PEM)
+	// A leaf of an intermediate CA, with the intermediate after it in the file
+	// as it should be, and without it.
+	inter := ca.Intermediate(t, "intermediate")
+	viaInter := inter.Issue(t, testtls.Options{NotAfter: now.Add(90 * 24 * time.Hour)})
+	chained := TLSFiles{CertFile: testtls.WriteFile(t, dir, "chained.crt", append(append([]byte(nil), viaInter.CertPEM...), inter.PEM...)),
+		KeyFile: testtls.WriteFile(t, dir, "chained.key", viaInter.KeyPEM)}
+	unchained := TLSFiles{CertFile: testtls.WriteFile(t, dir, "unchained.crt", viaInter.CertPEM), KeyFile: chained.KeyFile}
+	const untrusted = "does not verify against the system's trusted roots"
 	for _, tc := range []struct {
 		name         string
 		files        TLSFiles
 		err, warning string
+		systemRoots  bool // verify against the system's roots, not the test CA
 	}{
-		{"good", good, "", ""},
-		{"good with client CA", goodCA, "", ""},
-		{"expires in 10 days", soon, "", "expires at"},
-		{"not valid yet", future, "", "is not valid before"},
-		{"expired", expired, "expired at", ""},
-		{"key of another certificate", mismatch, "private key does not match public key", ""},
-		{"missing file", missing, "no such file", ""},
-		{"bad client CA", badCA, "no PEM certificate", ""},
+		{"good", good, "", "", false},
+		{"a private CA's certificate, system roots", good, "", untrusted, true},
+		{"intermediate in the file", chained, "", "", false},
+		{"intermediate missing", unchained, "", untrusted, false},
+		{"good with client CA", goodCA, "", "", false},
+		{"expires in 10 days", soon, "", "expires at", false},
+		{"not valid yet", future, "", "is not valid before", false},
+		{"expired", expired, "expired at", "", false},
+		{"key of another certificate", mismatch, "private key does not match public key", "", false},
+		{"missing file", missing, "no such file", "", false},
+		{"bad client CA", badCA, "no PEM certificate", "", false},
 	} {
-		warnings, err := CheckTLSFiles(tc.files, now)
+		roots := ca.Pool()
+		if tc.systemRoots {
+			roots = nil
+		}
+		warnings, err := checkTLSFiles(tc.files, now, roots)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
 		}
@@ -379,6 +395,17 @@ func TestCheckTLSFiles(t *testing.T) {
 		if tc.warning == "" && w != "" || !strings.Contains(w, tc.warning) {
 			t.Errorf("%s: warnings %q, want %q", tc.name, w, tc.warning)
 		}
+	}
+}
+
+// TestCertificatesWarnUntrustedChain: serve logs, when it loads the files, the
+// warning check gives for a certificate no public CA issued (the test's CA).
+func TestCertificatesWarnUntrustedChain(t *testing.T) {
+	f := newTLSFixture(t, nil)
+	logs := f.logs.String()
+	if !strings.Contains(logs, `"level":"WARN","msg":"tls certificate does not verify against the system's trusted roots`) ||
+		!strings.Contains(logs, "unknown authority") {
+		t.Errorf("no warning of the untrusted chain in the log:\n%s", logs)
 	}
 }
 

@@ -27,8 +27,21 @@ type CA struct {
 	PEM []byte
 }
 
-// NewCA returns a new CA named name.
+// NewCA returns a new root CA named name.
 func NewCA(t testing.TB, name string) *CA {
+	t.Helper()
+	return newCA(t, name, nil)
+}
+
+// Intermediate returns a new CA named name that ca signed: certificates it
+// issues verify against ca's pool only with its PEM among the intermediates.
+func (ca *CA) Intermediate(t testing.TB, name string) *CA {
+	t.Helper()
+	return newCA(t, name, ca)
+}
+
+// newCA returns a CA signed by parent, or by itself when parent is nil.
+func newCA(t testing.TB, name string, parent *CA) *CA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -43,7 +56,11 @@ func NewCA(t testing.TB, name string) *CA {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	signer, signerKey := tmpl, key
+	if parent != nil {
+		signer, signerKey = parent.Cert, parent.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
